@@ -1,0 +1,123 @@
+import { awscdk, javascript } from 'projen';
+import { UpdateSnapshot } from 'projen/lib/javascript';
+
+// Handler entry points: each is bundled by esbuild into assets/<name>/index.js at build time,
+// so consumers of the construct need neither Docker nor esbuild.
+const HANDLERS = ['ingest', 'management', 'processor'];
+
+const project = new awscdk.AwsCdkConstructLibrary({
+  name: 'event-notification-service',
+  description: 'AWS CDK L3 construct: a serverless event-notification pipeline (API Gateway, SQS, Lambda, DynamoDB, SES, signed webhooks, alarms).',
+  author: 'event-notification-service maintainers',
+  authorAddress: 'maintainers@example.com',
+  repositoryUrl: 'https://example.com/event-notification-service.git',
+  keywords: ['cdk', 'aws-cdk', 'construct', 'webhooks', 'notifications', 'sqs', 'lambda', 'ses'],
+  license: 'Apache-2.0',
+  defaultReleaseBranch: 'main',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  github: false,
+  release: false,
+
+  // cdk-nag 3 needs aws-cdk-lib >= 2.257.0; this is also the lowest version we test against.
+  cdkVersion: '2.257.0',
+  constructsVersion: '10.5.1',
+  jsiiVersion: '~6.0.0',
+
+  // jsii targets: generated code must compile to every language (checked by `package:code-only`).
+  publishToPypi: { distName: 'event-notification-service', module: 'event_notification_service' },
+  publishToMaven: {
+    javaPackage: 'io.github.eventnotificationservice',
+    mavenGroupId: 'io.github.eventnotificationservice',
+    mavenArtifactId: 'event-notification-service',
+  },
+  publishToNuget: { dotNetNamespace: 'EventNotificationService', packageId: 'EventNotificationService' },
+  publishToGo: { moduleName: 'example.com/event-notification-service-go' },
+
+  tsconfigDevFile: 'tsconfig.dev.json',
+  tsconfigDev: {
+    include: ['.projenrc.ts', 'projenrc/**/*.ts', 'src/**/*.ts', 'lambda/**/*.ts', 'local/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    exclude: ['node_modules', 'lib', 'dist', 'dist-code', 'assets', '**/cdk.out'],
+    compilerOptions: { lib: ['es2023'] },
+  },
+  typecheckTests: true,
+  eslintOptions: {
+    dirs: ['src'],
+    devdirs: ['test', 'lambda', 'local', 'build-tools', 'projenrc'],
+  },
+  jestOptions: {
+    // The build must never rewrite snapshots, or a snapshot test could not fail.
+    // `npx projen test:update-snapshots` updates them on purpose.
+    updateSnapshot: UpdateSnapshot.NEVER,
+    jestConfig: {
+      testTimeout: 60_000,
+      coveragePathIgnorePatterns: ['/node_modules/', '/assets/'],
+    },
+  },
+
+  devDeps: [
+    // bundling and tests
+    'esbuild',
+    'cdk-nag',
+    'aws-sdk-client-mock',
+    'dynalite',
+    // handler runtime dependencies (bundled into assets/, never runtime deps of the package)
+    '@aws-sdk/client-sqs',
+    '@aws-sdk/client-dynamodb',
+    '@aws-sdk/lib-dynamodb',
+    '@aws-lambda-powertools/logger',
+    '@types/aws-lambda',
+    'zod@^4',
+    'ulid',
+  ],
+  gitignore: ['/assets/', '/dist-code/', '/cdk.out/', '/test/**/cdk.out/', '.ens-data/'],
+});
+
+// The npm tarball ships lib/ and assets/ (prebuilt handlers), not the handler sources.
+project.npmignore?.exclude('/lambda/', '/local/', '/bench/', '/dist-code/', '/tsconfig.dev.json', '/.ci/', '/cdk.out/');
+
+// Lint every folder against the one dev tsconfig (projen's default project service finds only
+// the nearest tsconfig.json, which covers src/ alone).
+const eslintrc = project.tryFindObjectFile('.eslintrc.json')!;
+eslintrc.addDeletionOverride('parserOptions.projectService');
+eslintrc.addOverride('parserOptions.project', './tsconfig.dev.json');
+eslintrc.addOverride('settings.import/resolver.typescript.project', './tsconfig.dev.json');
+
+// Bundle the handlers before jsii compiles `src/`, and before tests (a fresh clone has no assets/).
+const bundle = project.addTask('bundle:handlers', {
+  description: 'Bundle lambda/handlers/* into assets/<name>/index.js with esbuild (minified, Node.js 22)',
+  exec: [
+    'esbuild',
+    ...HANDLERS.map((h) => `lambda/handlers/${h}.ts`),
+    '--bundle',
+    '--platform=node',
+    '--target=node22',
+    '--format=cjs',
+    '--main-fields=module,main',
+    '--minify',
+    '--legal-comments=none',
+    '--outdir=assets',
+    '--entry-names=[name]/index',
+    '--log-level=warning',
+  ].join(' '),
+});
+project.preCompileTask.spawn(bundle);
+project.testTask.prependSpawn(bundle);
+
+project.addTask('test:update-snapshots', {
+  description: 'Update jest snapshots on purpose (the build never does)',
+  steps: [{ spawn: bundle.name }, { exec: 'jest --updateSnapshot --passWithNoTests' }],
+});
+
+// Local packaging: the npm tarball, plus source generation for every jsii target language.
+// Compiling those needs dotnet/go/maven toolchains this project does not require, so we check
+// that jsii-pacmak can generate the code (`--code-only`), which is where jsii type errors surface.
+const codeOnly = project.addTask('package:code-only', {
+  description: 'Generate Python, Java, .NET and Go bindings (source only) to prove the API is jsii-clean',
+  exec: 'jsii-pacmak --code-only --outdir dist-code --target python --target java --target dotnet --target go',
+});
+project.packageTask.reset();
+project.packageTask.spawn(project.tasks.tryFind('package:js')!);
+project.packageTask.spawn(codeOnly);
+
+project.synth();

@@ -1,0 +1,84 @@
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailed } from './dynamo-errors';
+import { Subscription, SubscriptionChanges } from '../core/subscription';
+import { SubscriptionPage, SubscriptionStore } from '../core/subscriptions-service';
+
+/** Index names shared with the construct (src/tables.ts). */
+export const SUBSCRIPTIONS_BY_OWNER_INDEX = 'byOwner';
+export const SUBSCRIPTIONS_BY_EVENT_TYPE_INDEX = 'byEventType';
+
+export class DynamoSubscriptionStore implements SubscriptionStore {
+  constructor(private readonly client: DynamoDBDocumentClient, private readonly tableName: string) {}
+
+  public async create(subscription: Subscription): Promise<void> {
+    await this.client.send(new PutCommand({
+      TableName: this.tableName,
+      Item: subscription,
+      ConditionExpression: 'attribute_not_exists(subscriptionId)',
+    }));
+  }
+
+  public async get(subscriptionId: string): Promise<Subscription | undefined> {
+    const result = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { subscriptionId } }));
+    return result.Item as Subscription | undefined;
+  }
+
+  public async listByOwner(ownerKeyId: string, limit: number, afterSubscriptionId?: string): Promise<SubscriptionPage> {
+    const result = await this.client.send(new QueryCommand({
+      TableName: this.tableName,
+      IndexName: SUBSCRIPTIONS_BY_OWNER_INDEX,
+      KeyConditionExpression: 'ownerKeyId = :owner',
+      ExpressionAttributeValues: { ':owner': ownerKeyId },
+      Limit: limit,
+      ...(afterSubscriptionId ? { ExclusiveStartKey: { ownerKeyId, subscriptionId: afterSubscriptionId } } : {}),
+    }));
+    const items = (result.Items ?? []) as Subscription[];
+    const last = result.LastEvaluatedKey?.subscriptionId;
+    return { items, ...(typeof last === 'string' ? { lastSubscriptionId: last } : {}) };
+  }
+
+  public async update(
+    subscriptionId: string, ownerKeyId: string, changes: SubscriptionChanges, updatedAt: string,
+  ): Promise<Subscription | undefined> {
+    const fields = { ...changes, updatedAt } as Record<string, unknown>;
+    const names: Record<string, string> = { '#owner': 'ownerKeyId' };
+    const values: Record<string, unknown> = { ':owner': ownerKeyId };
+    const sets = Object.entries(fields)
+      .filter(([, value]) => value !== undefined)
+      .map(([field, value], i) => {
+        names[`#f${i}`] = field;
+        values[`:v${i}`] = value;
+        return `#f${i} = :v${i}`;
+      });
+    try {
+      const result = await this.client.send(new UpdateCommand({
+        TableName: this.tableName,
+        Key: { subscriptionId },
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ConditionExpression: 'attribute_exists(subscriptionId) AND #owner = :owner',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+      }));
+      return result.Attributes as Subscription;
+    } catch (error) {
+      if (isConditionFailed(error)) return undefined;
+      throw error;
+    }
+  }
+
+  public async delete(subscriptionId: string, ownerKeyId: string): Promise<boolean> {
+    try {
+      await this.client.send(new DeleteCommand({
+        TableName: this.tableName,
+        Key: { subscriptionId },
+        ConditionExpression: 'attribute_exists(subscriptionId) AND ownerKeyId = :owner',
+        ExpressionAttributeValues: { ':owner': ownerKeyId },
+      }));
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
+  }
+}

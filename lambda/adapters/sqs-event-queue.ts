@@ -1,0 +1,77 @@
+import {
+  SendMessageBatchCommand, SendMessageBatchRequestEntry, SendMessageCommand, SQSClient,
+} from '@aws-sdk/client-sqs';
+import { EventQueue, orderingKeyOf, QueuedEvent, SendOutcome } from '../core/queued-event';
+
+/** SQS limits for one SendMessageBatch call. */
+const MAX_BATCH_ENTRIES = 10;
+const MAX_BATCH_BYTES = 1024 * 1024;
+
+/** The events queue on SQS: one SendMessage for one event, SendMessageBatch of ≤ 10 otherwise. */
+export class SqsEventQueue implements EventQueue {
+  constructor(
+    private readonly client: SQSClient,
+    private readonly queueUrl: string,
+    private readonly fifo: boolean,
+  ) {}
+
+  public async send(messages: readonly QueuedEvent[]): Promise<SendOutcome[]> {
+    if (messages.length === 1) {
+      const [message] = messages;
+      try {
+        await this.client.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(message), ...this.fifoFields(message) }));
+        return [{ ok: true }];
+      } catch (error) {
+        return [{ ok: false, reason: describe(error) }];
+      }
+    }
+    const outcomes: SendOutcome[] = new Array(messages.length);
+    await Promise.all(this.chunks(messages).map((chunk) => this.sendChunk(messages, chunk, outcomes)));
+    return outcomes;
+  }
+
+  private async sendChunk(messages: readonly QueuedEvent[], indexes: number[], outcomes: SendOutcome[]): Promise<void> {
+    const entries: SendMessageBatchRequestEntry[] = indexes.map((i) => ({
+      Id: String(i),
+      MessageBody: JSON.stringify(messages[i]),
+      ...this.fifoFields(messages[i]),
+    }));
+    try {
+      const result = await this.client.send(new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: entries }));
+      for (const ok of result.Successful ?? []) outcomes[Number(ok.Id)] = { ok: true };
+      for (const failed of result.Failed ?? []) outcomes[Number(failed.Id)] = { ok: false, reason: `${failed.Code}: ${failed.Message ?? ''}` };
+    } catch (error) {
+      for (const i of indexes) outcomes[i] = { ok: false, reason: describe(error) };
+    }
+    // An entry SQS reported neither way did not provably land: never call it a success.
+    for (const i of indexes) outcomes[i] ??= { ok: false, reason: 'no result from SQS' };
+  }
+
+  /** Groups message indexes into SendMessageBatch calls within SQS's count and size limits. */
+  private chunks(messages: readonly QueuedEvent[]): number[][] {
+    const chunks: number[][] = [];
+    let current: number[] = [];
+    let bytes = 0;
+    messages.forEach((message, i) => {
+      const size = Buffer.byteLength(JSON.stringify(message));
+      if (current.length === MAX_BATCH_ENTRIES || (current.length > 0 && bytes + size > MAX_BATCH_BYTES)) {
+        chunks.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(i);
+      bytes += size;
+    });
+    if (current.length > 0) chunks.push(current);
+    return chunks;
+  }
+
+  private fifoFields(message: QueuedEvent): { MessageGroupId?: string; MessageDeduplicationId?: string } {
+    // The event id deduplicates re-sends of the same event within SQS's 5-minute window.
+    return this.fifo ? { MessageGroupId: orderingKeyOf(message), MessageDeduplicationId: message.eventId } : {};
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

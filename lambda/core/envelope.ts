@@ -1,0 +1,42 @@
+import { z } from 'zod';
+
+/** Severities in ascending order: a subscription's `severityFilter` is the minimum it receives. */
+export const SEVERITIES = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export function severityRank(severity: Severity): number {
+  return SEVERITIES.indexOf(severity);
+}
+
+export const EVENT_TYPE_PATTERN = /^[A-Za-z0-9._:/-]{1,128}$/;
+
+export const severitySchema = z.enum(SEVERITIES, {
+  error: () => `must be one of ${SEVERITIES.join(', ')}`,
+});
+
+export const eventTypeSchema = z
+  .string({ error: 'must be a string' })
+  .min(1, 'must not be empty')
+  .max(128, 'must be at most 128 characters')
+  .regex(EVENT_TYPE_PATTERN, 'may contain only letters, digits and . _ : / -');
+
+export const MAX_TITLE_LENGTH = 256;
+
+/**
+ * The event envelope as publishers send it. Shallow validation: the envelope fields are present
+ * and typed; unknown fields are kept, never rejected (they travel with the event).
+ */
+export const eventEnvelopeSchema = z.looseObject({
+  eventType: eventTypeSchema,
+  severity: severitySchema,
+  title: z
+    .string({ error: 'must be a string' })
+    .trim()
+    .min(1, 'must not be empty')
+    .max(MAX_TITLE_LENGTH, `must be at most ${MAX_TITLE_LENGTH} characters`),
+  details: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
+  /** FIFO only: events with the same ordering key are delivered in order (default: the event type). */
+  orderingKey: z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
+});
+
+export type EventEnvelope = z.infer<typeof eventEnvelopeSchema>;

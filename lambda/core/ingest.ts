@@ -1,0 +1,222 @@
+import { EventEnvelope, eventEnvelopeSchema } from './envelope';
+import { byteLength, HttpRequest, HttpResponse, jsonResponse } from './http';
+import {
+  fingerprintOf, IDEMPOTENCY_WINDOW_SECONDS, idempotencyMismatch, IdempotencyStore, parseIdempotencyKeyHeader,
+  scopedIdempotencyKey,
+} from './idempotency';
+import { newId } from './ids';
+import { parseJsonBody, requireJsonContentType } from './json-body';
+import { HttpProblem, zodFieldErrors } from './problem';
+import { EventQueue, QueuedEvent, SendOutcome } from './queued-event';
+
+export const MAX_BATCH_EVENTS = 100;
+/** Below Lambda's 6 MB synchronous payload limit, with room for headers and base64. */
+export const MAX_BATCH_BODY_BYTES = 4 * 1024 * 1024;
+
+export interface IngestConfig {
+  /** Largest accepted event body in bytes (the construct's `maxEventSize`). */
+  readonly maxEventSizeBytes: number;
+}
+
+export interface IngestDependencies {
+  readonly queue: EventQueue;
+  readonly idempotency: IdempotencyStore;
+  readonly now?: () => number;
+}
+
+/** One event of a request on its way to the queue. */
+interface Candidate {
+  readonly envelope: EventEnvelope;
+  readonly fingerprint: string;
+  readonly idempotencyKey?: string;
+}
+
+type Outcome =
+  | { readonly accepted: true; readonly eventId: string; readonly replayed: boolean }
+  | { readonly accepted: false; readonly problem: HttpProblem };
+
+/**
+ * The publish path (POST /events, POST /events/batch): shallow validation, ids, idempotency,
+ * and the queue. A 202 is returned only for events the queue has accepted.
+ */
+export class IngestService {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: IngestDependencies, private readonly config: IngestConfig) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  public async publishOne(request: HttpRequest): Promise<HttpResponse> {
+    requireJsonContentType(request);
+    if (byteLength(request.body) > this.config.maxEventSizeBytes) {
+      throw payloadTooLarge(`The event is larger than the limit of ${this.config.maxEventSizeBytes} bytes.`);
+    }
+    const key = parseIdempotencyKeyHeader(request.headers['idempotency-key']);
+    const envelope = this.validateEnvelope(parseJsonBody(request.body), '');
+    const candidate: Candidate = {
+      envelope,
+      fingerprint: fingerprintOf(request.body ?? ''),
+      idempotencyKey: key === undefined ? undefined : scopedIdempotencyKey(request.callerKeyId, key),
+    };
+    const [outcome] = await this.accept([candidate], request.callerKeyId);
+    if (!outcome.accepted) throw outcome.problem;
+    return jsonResponse(202, { eventId: outcome.eventId, status: 'ACCEPTED' }, {
+      location: `/events/${outcome.eventId}`,
+      ...(outcome.replayed ? { 'idempotent-replayed': 'true' } : {}),
+    });
+  }
+
+  public async publishBatch(request: HttpRequest): Promise<HttpResponse> {
+    requireJsonContentType(request);
+    if (byteLength(request.body) > MAX_BATCH_BODY_BYTES) {
+      throw payloadTooLarge(`The batch is larger than the limit of ${MAX_BATCH_BODY_BYTES} bytes.`);
+    }
+    const key = parseIdempotencyKeyHeader(request.headers['idempotency-key']);
+    const items = parseBatch(parseJsonBody(request.body));
+
+    // Validate every item; invalid ones get their own error and are never queued.
+    const results: (Outcome | undefined)[] = new Array(items.length).fill(undefined);
+    const candidates: Candidate[] = [];
+    const positions: number[] = [];
+    items.forEach((item, index) => {
+      try {
+        const serialized = JSON.stringify(item);
+        if (byteLength(serialized) > this.config.maxEventSizeBytes) {
+          throw payloadTooLarge(`Event ${index} is larger than the limit of ${this.config.maxEventSizeBytes} bytes.`);
+        }
+        candidates.push({
+          envelope: this.validateEnvelope(item, `/events/${index}`),
+          fingerprint: fingerprintOf(serialized),
+          // One key covers the batch: each item gets its own derived key, so a retried batch
+          // yields the same event id at each position.
+          idempotencyKey: key === undefined ? undefined : scopedIdempotencyKey(request.callerKeyId, `${key}#${index}`),
+        });
+        positions.push(index);
+      } catch (error) {
+        results[index] = { accepted: false, problem: asProblem(error) };
+      }
+    });
+
+    if (candidates.length === 0) {
+      const errors = results.flatMap((r) => (r && !r.accepted ? r.problem.errors ?? [{ path: '', message: r.problem.detail }] : []));
+      throw HttpProblem.badRequest('No event in the batch is valid; nothing was queued.', errors);
+    }
+    const outcomes = await this.accept(candidates, request.callerKeyId);
+    outcomes.forEach((outcome, i) => { results[positions[i]] = outcome; });
+
+    if (results.every((r) => r && !r.accepted && r.problem.status >= 500)) throw (results[0] as { problem: HttpProblem }).problem;
+    return jsonResponse(202, {
+      events: results.map((r) => (r!.accepted
+        ? { eventId: r!.eventId, status: 'ACCEPTED' }
+        : { error: r!.problem.toJSON() })),
+    });
+  }
+
+  private validateEnvelope(body: unknown, pathPrefix: string): EventEnvelope {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw HttpProblem.badRequest('The event must be a JSON object.', [{ path: pathPrefix || '/', message: 'must be an object' }]);
+    }
+    const parsed = eventEnvelopeSchema.safeParse(body);
+    if (!parsed.success) {
+      throw HttpProblem.badRequest('The event envelope is not valid.', zodFieldErrors(parsed.error, pathPrefix));
+    }
+    return parsed.data;
+  }
+
+  /** Claims idempotency keys, queues what needs queueing, and reports each event's outcome. */
+  private async accept(candidates: readonly Candidate[], callerKeyId: string | undefined): Promise<Outcome[]> {
+    const nowMs = this.now();
+    const receivedAt = new Date(nowMs).toISOString();
+    const expiresAt = Math.floor(nowMs / 1000) + IDEMPOTENCY_WINDOW_SECONDS;
+    const plans = await Promise.all(candidates.map((c) => this.plan(c, newId('evt', nowMs), expiresAt)));
+
+    const toSend = plans.filter((p): p is SendPlan => p.kind === 'send');
+    const messages: QueuedEvent[] = toSend.map((p) => ({
+      v: 1,
+      eventId: p.eventId,
+      receivedAt,
+      source: 'api',
+      ...(callerKeyId ? { publisherKeyId: callerKeyId } : {}),
+      event: p.candidate.envelope,
+    }));
+    let sendOutcomes: SendOutcome[];
+    try {
+      sendOutcomes = messages.length > 0 ? await this.deps.queue.send(messages) : [];
+    } catch (error) {
+      sendOutcomes = messages.map(() => ({ ok: false, reason: String(error) }));
+    }
+
+    return Promise.all(plans.map(async (plan): Promise<Outcome> => {
+      if (plan.kind === 'rejected') return { accepted: false, problem: plan.problem };
+      if (plan.kind === 'already-queued') return { accepted: true, eventId: plan.eventId, replayed: true };
+      const key = plan.candidate.idempotencyKey;
+      const outcome = sendOutcomes[toSend.indexOf(plan)];
+      if (!outcome?.ok) {
+        if (key !== undefined && plan.claimedNow) await this.deps.idempotency.release(key).catch(() => undefined);
+        return { accepted: false, problem: unavailable('The event queue did not accept the event; it was not queued. Retry later.') };
+      }
+      // Best effort: if this write fails the record stays "not enqueued" and a repeat re-sends
+      // under the same id, which the processor deduplicates.
+      if (key !== undefined) await this.deps.idempotency.markEnqueued(key).catch(() => undefined);
+      return { accepted: true, eventId: plan.eventId, replayed: plan.replayed };
+    }));
+  }
+
+  /** Decides what to do with one event: send it, answer from an earlier request, or reject it. */
+  private async plan(candidate: Candidate, eventId: string, expiresAt: number): Promise<Plan> {
+    const key = candidate.idempotencyKey;
+    if (key === undefined) return { kind: 'send', candidate, eventId, claimedNow: false, replayed: false };
+    let claim;
+    try {
+      claim = await this.deps.idempotency.claim(key, eventId, candidate.fingerprint, expiresAt);
+    } catch {
+      return { kind: 'rejected', problem: unavailable('The idempotency record could not be written; nothing was queued. Retry later.') };
+    }
+    if (claim.status === 'claimed') return { kind: 'send', candidate, eventId, claimedNow: true, replayed: false };
+    if (claim.fingerprint !== candidate.fingerprint) return { kind: 'rejected', problem: idempotencyMismatch() };
+    if (claim.enqueued) return { kind: 'already-queued', eventId: claim.eventId };
+    // The first request never got its event onto the queue (or crashed before saying so): send it
+    // now under the same id. The processor stores events conditionally by id, so it runs once.
+    return { kind: 'send', candidate, eventId: claim.eventId, claimedNow: false, replayed: true };
+  }
+}
+
+interface SendPlan {
+  readonly kind: 'send';
+  readonly candidate: Candidate;
+  readonly eventId: string;
+  /** This request created the idempotency record, so it must release it if the send fails. */
+  readonly claimedNow: boolean;
+  readonly replayed: boolean;
+}
+
+type Plan =
+  | SendPlan
+  | { readonly kind: 'already-queued'; readonly eventId: string }
+  | { readonly kind: 'rejected'; readonly problem: HttpProblem };
+
+function parseBatch(body: unknown): unknown[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || !Array.isArray((body as { events?: unknown }).events)) {
+    throw HttpProblem.badRequest('The body must be an object with an "events" array.', [{ path: '/events', message: 'must be an array' }]);
+  }
+  const events = (body as { events: unknown[] }).events;
+  if (events.length === 0 || events.length > MAX_BATCH_EVENTS) {
+    throw HttpProblem.badRequest(`A batch holds 1 to ${MAX_BATCH_EVENTS} events.`, [
+      { path: '/events', message: `must hold 1 to ${MAX_BATCH_EVENTS} events, got ${events.length}` },
+    ]);
+  }
+  return events;
+}
+
+function payloadTooLarge(detail: string): HttpProblem {
+  return new HttpProblem(413, 'payload-too-large', 'Payload too large', detail);
+}
+
+function unavailable(detail: string): HttpProblem {
+  return new HttpProblem(503, 'queue-unavailable', 'Service unavailable', detail, undefined, { 'retry-after': '1' });
+}
+
+function asProblem(error: unknown): HttpProblem {
+  if (error instanceof HttpProblem) return error;
+  throw error;
+}

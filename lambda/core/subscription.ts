@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { isForbiddenAddress } from './address-policy';
+import { EVENT_TYPE_PATTERN, Severity, severitySchema } from './envelope';
+
+export const CHANNELS = ['EMAIL', 'WEBHOOK'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+/** A stored subscription (one item of the Subscriptions table). */
+export interface Subscription {
+  readonly subscriptionId: string;
+  readonly ownerKeyId: string;
+  /** An event type, `*` (all) or `prefix.*`. */
+  readonly eventType: string;
+  readonly severityFilter: Severity;
+  readonly channel: Channel;
+  readonly target: string;
+  /** Webhook signing secret (`whsec_…`); never returned after creation. */
+  readonly secret?: string;
+  readonly enabled: boolean;
+  readonly description?: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** `*`, `prefix.*` or an exact event type. */
+export const eventTypePatternSchema = z
+  .string({ error: 'must be a string' })
+  .max(128, 'must be at most 128 characters')
+  .refine(
+    (value) => value === '*' || EVENT_TYPE_PATTERN.test(value.endsWith('.*') ? value.slice(0, -2) : value),
+    'must be an event type (letters, digits and . _ : / -), "*" or "prefix.*"',
+  );
+
+const descriptionSchema = z.string().max(512, 'must be at most 512 characters');
+
+export const createSubscriptionSchema = z.strictObject({
+  eventType: eventTypePatternSchema,
+  severityFilter: severitySchema.default('LOW'),
+  channel: z.enum(CHANNELS, { error: () => `must be one of ${CHANNELS.join(', ')}` }),
+  target: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(2048, 'must be at most 2048 characters'),
+  enabled: z.boolean({ error: 'must be a boolean' }).default(true),
+  description: descriptionSchema.optional(),
+});
+
+export const updateSubscriptionSchema = z
+  .strictObject({
+    eventType: eventTypePatternSchema.optional(),
+    severityFilter: severitySchema.optional(),
+    target: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(2048, 'must be at most 2048 characters').optional(),
+    enabled: z.boolean({ error: 'must be a boolean' }).optional(),
+    description: descriptionSchema.optional(),
+  })
+  .refine((value) => Object.keys(value).length > 0, 'must change at least one field');
+
+export type SubscriptionChanges = z.infer<typeof updateSubscriptionSchema>;
+
+export interface TargetPolicy {
+  /** Local runtime only: allow http:// and private/loopback webhook targets. */
+  readonly allowPrivateTargets: boolean;
+}
+
+const emailSchema = z.email({ error: 'must be an email address' }).max(254, 'must be at most 254 characters');
+
+/** Why a target is not acceptable for the channel, or undefined when it is. */
+export function targetError(channel: Channel, target: string, policy: TargetPolicy): string | undefined {
+  if (channel === 'EMAIL') {
+    return emailSchema.safeParse(target).success ? undefined : 'must be an email address';
+  }
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return 'must be an absolute https:// URL';
+  }
+  if (url.protocol !== 'https:' && !(policy.allowPrivateTargets && url.protocol === 'http:')) return 'must be an https:// URL';
+  if (url.username || url.password) return 'must not contain credentials';
+  if (url.hash) return 'must not contain a fragment';
+  if (!policy.allowPrivateTargets) {
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.internal')) return 'must not point to a local or internal host';
+    if (/^[\d.]+$/.test(host) || host.includes(':')) {
+      if (isForbiddenAddress(host)) return 'must not point to a private, loopback, link-local or reserved address';
+    }
+  }
+  return undefined;
+}
+
+/** The subscription as the API shows it: everything but the secret. */
+export function publicView(subscription: Subscription): Omit<Subscription, 'secret' | 'ownerKeyId'> {
+  const { secret: _secret, ownerKeyId: _owner, ...rest } = subscription;
+  return rest;
+}

@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { emptyResponse, HttpRequest, HttpResponse, jsonResponse } from './http';
+import { isId, newId } from './ids';
+import { parseJsonBody, requireJsonContentType } from './json-body';
+import { HttpProblem } from './problem';
+import {
+  createSubscriptionSchema, publicView, Subscription, SubscriptionChanges, TargetPolicy, targetError,
+  updateSubscriptionSchema,
+} from './subscription';
+
+export const DEFAULT_PAGE_SIZE = 25;
+export const MAX_PAGE_SIZE = 100;
+
+export interface SubscriptionPage {
+  readonly items: Subscription[];
+  /** Id of the last item when there may be more, to continue after. */
+  readonly lastSubscriptionId?: string;
+}
+
+/** Port: where subscriptions live (the Subscriptions table). */
+export interface SubscriptionStore {
+  create(subscription: Subscription): Promise<void>;
+  get(subscriptionId: string): Promise<Subscription | undefined>;
+  listByOwner(ownerKeyId: string, limit: number, afterSubscriptionId?: string): Promise<SubscriptionPage>;
+  /** Applies the changes if the subscription exists and belongs to the owner; undefined otherwise. */
+  update(subscriptionId: string, ownerKeyId: string, changes: SubscriptionChanges, updatedAt: string): Promise<Subscription | undefined>;
+  /** Deletes it if it exists and belongs to the owner; false otherwise. */
+  delete(subscriptionId: string, ownerKeyId: string): Promise<boolean>;
+}
+
+/** A new Standard Webhooks secret: `whsec_` + base64 of 32 random bytes. */
+export function newWebhookSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64')}`;
+}
+
+const listQuerySchema = z.object({
+  limit: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE}`).default(DEFAULT_PAGE_SIZE),
+  nextToken: z.string().max(200, 'is not a valid token').optional(),
+});
+
+/**
+ * The subscriptions API (DESIGN §4). Subscriptions belong to the API key that created them:
+ * another key gets 404 for them, exactly as if they did not exist.
+ */
+export class SubscriptionsService {
+  constructor(
+    private readonly store: SubscriptionStore,
+    private readonly policy: TargetPolicy,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  public async create(request: HttpRequest): Promise<HttpResponse> {
+    const owner = requireOwner(request);
+    requireJsonContentType(request);
+    const parsed = createSubscriptionSchema.safeParse(parseJsonBody(request.body));
+    if (!parsed.success) throw HttpProblem.fromZod(parsed.error, 'The subscription is not valid.');
+    const input = parsed.data;
+    const problem = targetError(input.channel, input.target, this.policy);
+    if (problem) throw HttpProblem.badRequest('The subscription target is not valid.', [{ path: '/target', message: problem }]);
+
+    const at = new Date(this.now()).toISOString();
+    const subscription: Subscription = {
+      subscriptionId: newId('sub'),
+      ownerKeyId: owner,
+      eventType: input.eventType,
+      severityFilter: input.severityFilter,
+      channel: input.channel,
+      target: input.target,
+      enabled: input.enabled,
+      ...(input.description !== undefined ? { description: input.description } : {}),
+      ...(input.channel === 'WEBHOOK' ? { secret: newWebhookSecret() } : {}),
+      createdAt: at,
+      updatedAt: at,
+    };
+    await this.store.create(subscription);
+    // The secret is shown this once; GET never returns it.
+    return jsonResponse(201, { ...publicView(subscription), ...(subscription.secret ? { secret: subscription.secret } : {}) }, {
+      location: `/subscriptions/${subscription.subscriptionId}`,
+    });
+  }
+
+  public async list(request: HttpRequest): Promise<HttpResponse> {
+    const owner = requireOwner(request);
+    const query = listQuerySchema.safeParse(request.queryParameters);
+    if (!query.success) throw HttpProblem.fromZod(query.error, 'The query parameters are not valid.', '/query');
+    const after = query.data.nextToken === undefined ? undefined : decodeToken(query.data.nextToken);
+    const page = await this.store.listByOwner(owner, query.data.limit, after);
+    return jsonResponse(200, {
+      items: page.items.map(publicView),
+      ...(page.lastSubscriptionId ? { nextToken: Buffer.from(page.lastSubscriptionId).toString('base64url') } : {}),
+    });
+  }
+
+  public async get(request: HttpRequest): Promise<HttpResponse> {
+    const owner = requireOwner(request);
+    const id = subscriptionIdOf(request);
+    const subscription = await this.store.get(id);
+    if (!subscription || subscription.ownerKeyId !== owner) throw notFound(id);
+    return jsonResponse(200, publicView(subscription));
+  }
+
+  public async update(request: HttpRequest): Promise<HttpResponse> {
+    const owner = requireOwner(request);
+    const id = subscriptionIdOf(request);
+    requireJsonContentType(request);
+    const parsed = updateSubscriptionSchema.safeParse(parseJsonBody(request.body));
+    if (!parsed.success) throw HttpProblem.fromZod(parsed.error, 'The changes are not valid.');
+    const changes = parsed.data;
+    if (changes.target !== undefined) {
+      // The target is checked against the channel, which only the stored item knows.
+      const existing = await this.store.get(id);
+      if (!existing || existing.ownerKeyId !== owner) throw notFound(id);
+      const problem = targetError(existing.channel, changes.target, this.policy);
+      if (problem) throw HttpProblem.badRequest('The subscription target is not valid.', [{ path: '/target', message: problem }]);
+    }
+    const updated = await this.store.update(id, owner, changes, new Date(this.now()).toISOString());
+    if (!updated) throw notFound(id);
+    return jsonResponse(200, publicView(updated));
+  }
+
+  public async remove(request: HttpRequest): Promise<HttpResponse> {
+    const owner = requireOwner(request);
+    const id = subscriptionIdOf(request);
+    if (!(await this.store.delete(id, owner))) throw notFound(id);
+    return emptyResponse(204);
+  }
+}
+
+function requireOwner(request: HttpRequest): string {
+  if (!request.callerKeyId) {
+    throw new HttpProblem(403, 'forbidden', 'Forbidden', 'A valid x-api-key header is required.');
+  }
+  return request.callerKeyId;
+}
+
+function subscriptionIdOf(request: HttpRequest): string {
+  const id = request.pathParameters.subscriptionId;
+  if (!isId('sub', id)) {
+    throw HttpProblem.badRequest('The subscription id is not valid.', [{ path: '/path/subscriptionId', message: 'must look like sub_<26-character ULID>' }]);
+  }
+  return id;
+}
+
+function decodeToken(token: string): string {
+  const id = Buffer.from(token, 'base64url').toString('utf8');
+  if (!isId('sub', id)) {
+    throw HttpProblem.badRequest('The nextToken is not valid.', [{ path: '/query/nextToken', message: 'is not a token this API returned' }]);
+  }
+  return id;
+}
+
+function notFound(id: string): HttpProblem {
+  return HttpProblem.notFound(`No subscription ${id} exists for this API key.`);
+}

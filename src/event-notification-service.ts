@@ -1,0 +1,253 @@
+import { Duration, Names, Stack } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { METRICS_NAMESPACE, ServiceAlarms } from './alarms';
+import { acknowledge } from './nag';
+import { NotificationApi } from './notification-api';
+import { ApiKeyOptions, EventNotificationServiceProps } from './props';
+import { ServiceQueues } from './queues';
+import { ServiceFunction } from './service-function';
+import { resolveSettings } from './settings';
+import { ServiceTables } from './tables';
+
+/** The idempotency records in the Events table; the ingest function may touch nothing else there. */
+const IDEMPOTENCY_KEY_PREFIX = 'idem_';
+
+/**
+ * A serverless event-notification pipeline: publishers POST events to an API, an ingest function
+ * queues them in SQS, and a processor stores them, matches subscriptions and delivers them by
+ * email (SES) or signed webhook, with retries, a dead-letter queue and alarms.
+ */
+export class EventNotificationService extends Construct {
+  /** The REST API (stage `v1`). Every method needs an API key of the usage plan. */
+  public readonly api: apigateway.RestApi;
+  /** The API key created with the service; add more with `addApiKey`. */
+  public readonly apiKey: apigateway.IApiKey;
+  /** The usage plan that throttles the API keys. */
+  public readonly usagePlan: apigateway.UsagePlan;
+  /** The events queue between the ingest and processor functions. */
+  public readonly queue: sqs.IQueue;
+  /** Where events go that could not be processed or delivered. */
+  public readonly deadLetterQueue: sqs.IQueue;
+  /** Events, keyed by `eventId`. */
+  public readonly eventsTable: dynamodb.ITable;
+  /** Subscriptions, keyed by `subscriptionId`, with the `byEventType` and `byOwner` indexes. */
+  public readonly subscriptionsTable: dynamodb.ITable;
+  /** One record per (event, subscription) with every delivery attempt. */
+  public readonly notificationsTable: dynamodb.ITable;
+  /** Handles `POST /events` and `POST /events/batch`. */
+  public readonly ingestFunction: lambda.IFunction;
+  /** Handles the subscriptions API. */
+  public readonly managementFunction: lambda.IFunction;
+  /** Consumes the events queue and delivers notifications. */
+  public readonly processorFunction: lambda.IFunction;
+  /** The topic every alarm notifies. */
+  public readonly alarmTopic: sns.ITopic;
+  /** The alarms of the service. */
+  public readonly alarms: cloudwatch.IAlarm[];
+  /** The KMS key of the queues, tables and alarm topic. */
+  public readonly encryptionKey: kms.IKey;
+
+  private readonly notificationApi: NotificationApi;
+
+  constructor(scope: Construct, id: string, props: EventNotificationServiceProps = {}) {
+    super(scope, id);
+    const settings = resolveSettings(props);
+    const serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
+
+    this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
+      description: `Encrypts the queues, tables and alarm topic of ${this.node.path}`,
+      enableKeyRotation: true,
+      removalPolicy: settings.removalPolicy,
+    });
+    // CloudWatch alarms publish to the encrypted topic, so CloudWatch must be able to use the key.
+    this.encryptionKey.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+    }));
+
+    const tables = new ServiceTables(this, 'Tables', { encryptionKey: this.encryptionKey, removalPolicy: settings.removalPolicy });
+    this.eventsTable = tables.events;
+    this.subscriptionsTable = tables.subscriptions;
+    this.notificationsTable = tables.notifications;
+
+    const queues = new ServiceQueues(this, 'Queues', {
+      fifo: settings.fifo,
+      encryptionKey: this.encryptionKey,
+      visibilityTimeout: settings.queueVisibilityTimeout,
+      maxReceiveCount: settings.maxReceiveCount,
+      removalPolicy: settings.removalPolicy,
+      deadLetterQueue: props.deadLetterQueue,
+    });
+    this.queue = queues.events;
+    this.deadLetterQueue = queues.deadLetter;
+
+    const common = {
+      logRetention: settings.logRetention,
+      removalPolicy: settings.removalPolicy,
+    };
+    const powertools = { POWERTOOLS_SERVICE_NAME: serviceName, POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE };
+
+    const ingest = new ServiceFunction(this, 'Ingest', {
+      ...common,
+      bundle: 'ingest',
+      description: 'Event notification service: accepts events and queues them',
+      memorySize: 256,
+      timeout: Duration.seconds(10),
+      environment: {
+        ...powertools,
+        QUEUE_URL: this.queue.queueUrl,
+        QUEUE_FIFO: String(settings.fifo),
+        MAX_EVENT_SIZE_BYTES: String(settings.maxEventSizeBytes),
+        EVENTS_TABLE_NAME: this.eventsTable.tableName,
+      },
+    });
+    this.queue.grantSendMessages(ingest.role);
+    ingest.role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      resources: [this.eventsTable.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${IDEMPOTENCY_KEY_PREFIX}*`] } },
+    }));
+    this.encryptionKey.grantEncryptDecrypt(ingest.role);
+    this.ingestFunction = ingest.function;
+
+    const management = new ServiceFunction(this, 'Management', {
+      ...common,
+      bundle: 'management',
+      description: 'Event notification service: subscriptions API',
+      memorySize: 256,
+      timeout: Duration.seconds(10),
+      environment: {
+        ...powertools,
+        SUBSCRIPTIONS_TABLE_NAME: this.subscriptionsTable.tableName,
+      },
+    });
+    this.subscriptionsTable.grantReadWriteData(management.role);
+    this.managementFunction = management.function;
+
+    const processor = new ServiceFunction(this, 'Processor', {
+      ...common,
+      bundle: 'processor',
+      description: 'Event notification service: validates, stores and delivers events',
+      memorySize: 512,
+      timeout: settings.processorTimeout,
+      environment: {
+        ...powertools,
+        EVENTS_TABLE_NAME: this.eventsTable.tableName,
+        SUBSCRIPTIONS_TABLE_NAME: this.subscriptionsTable.tableName,
+        NOTIFICATIONS_TABLE_NAME: this.notificationsTable.tableName,
+        DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl,
+        QUEUE_FIFO: String(settings.fifo),
+        RETRY_SCHEDULE_SECONDS: settings.retryScheduleSeconds.join(','),
+        WEBHOOK_TIMEOUT_MS: String(settings.webhookTimeout.toMilliseconds()),
+        RETENTION_SECONDS: String(settings.retention.toSeconds()),
+        ...(settings.email ? {
+          EMAIL_FROM_ADDRESS: settings.email.fromAddress,
+          ...(settings.email.configurationSetName ? { SES_CONFIGURATION_SET: settings.email.configurationSetName } : {}),
+        } : {}),
+        ...(settings.eventSchemasJson ? { EVENT_SCHEMAS: settings.eventSchemasJson } : {}),
+      },
+    });
+    processor.function.addEventSource(new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true }));
+    this.deadLetterQueue.grantSendMessages(processor.role);
+    this.eventsTable.grantReadWriteData(processor.role);
+    this.notificationsTable.grantReadWriteData(processor.role);
+    this.subscriptionsTable.grantReadWriteData(processor.role); // 410 Gone pauses a subscription
+    if (settings.email) {
+      const stack = Stack.of(this);
+      processor.role.addToPrincipalPolicy(new iam.PolicyStatement({
+        actions: ['ses:SendEmail'],
+        resources: [
+          stack.formatArn({ service: 'ses', resource: 'identity', resourceName: settings.email.identityName }),
+          ...(settings.email.configurationSetName
+            ? [stack.formatArn({ service: 'ses', resource: 'configuration-set', resourceName: settings.email.configurationSetName })]
+            : []),
+        ],
+        conditions: { StringEquals: { 'ses:FromAddress': settings.email.fromAddress } },
+      }));
+    }
+    this.processorFunction = processor.function;
+
+    this.notificationApi = new NotificationApi(this, 'Api', {
+      ingestFunction: this.ingestFunction,
+      managementFunction: this.managementFunction,
+      throttle: settings.throttle,
+      quota: props.quota,
+      logRetention: settings.logRetention,
+      removalPolicy: settings.removalPolicy,
+      webAclArn: props.webAclArn,
+      createCloudWatchRole: props.createApiGatewayCloudWatchRole ?? false,
+    });
+    this.api = this.notificationApi.api;
+    this.apiKey = this.notificationApi.apiKey;
+    this.usagePlan = this.notificationApi.usagePlan;
+
+    const topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'Event notification service alarms',
+      masterKey: this.encryptionKey,
+      enforceSSL: true,
+    });
+    if (settings.alarmEmail) topic.addSubscription(new subscriptions.EmailSubscription(settings.alarmEmail));
+    this.alarmTopic = topic;
+
+    this.alarms = new ServiceAlarms(this, 'Alarms', {
+      topic,
+      deadLetterQueue: this.deadLetterQueue,
+      eventsQueue: this.queue,
+      processor: this.processorFunction,
+      stage: this.api.deploymentStage,
+      serviceName,
+      queueAgeThreshold: settings.queueAgeAlarmThreshold,
+    }).alarms;
+
+    this.acknowledgeGrantWildcards(tables.subscriptions, [ingest, management, processor], [management, processor]);
+
+
+  }
+
+  /** The wildcards that CDK's own grants write, and why each is as narrow as IAM allows. */
+  private acknowledgeGrantWildcards(subscriptionsTable: dynamodb.Table, functions: ServiceFunction[], indexReaders: ServiceFunction[]): void {
+    for (const fn of functions) {
+      acknowledge(fn.role,
+        { id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', reason: 'CDK KMS grant on the service key only: SQS and DynamoDB need GenerateDataKey and GenerateDataKeyWithoutPlaintext.' },
+        { id: 'AwsSolutions-IAM5[Action::kms:ReEncrypt*]', reason: 'CDK KMS grant on the service key only: ReEncryptFrom/To on that one key.' },
+      );
+    }
+    const tableId = Stack.of(this).getLogicalId(subscriptionsTable.node.defaultChild as dynamodb.CfnTable);
+    for (const fn of indexReaders) {
+      acknowledge(fn.role, {
+        id: `AwsSolutions-IAM5[Resource::<${tableId}.Arn>/index/*]`,
+        reason: 'Queries of the subscriptions table\'s own indexes (byEventType, byOwner); no other table.',
+      });
+    }
+  }
+
+  /**
+   * Lets other code send events straight to the events queue (SendMessage), bypassing the API.
+   * The message body is the event envelope `{ eventType, severity, title, details? }` as JSON.
+   */
+  public grantPublish(grantee: iam.IGrantable): iam.Grant {
+    return this.queue.grantSendMessages(grantee);
+  }
+
+  /**
+   * Adds an API key to the usage plan. Each key owns the subscriptions it creates: give each
+   * publisher or team its own key.
+   */
+  public addApiKey(id: string, options: ApiKeyOptions = {}): apigateway.IApiKey {
+    const key = this.api.addApiKey(id, { apiKeyName: options.apiKeyName, description: options.description });
+    this.usagePlan.addApiKey(key);
+    return key;
+  }
+}

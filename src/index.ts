@@ -1,0 +1,2 @@
+export * from './event-notification-service';
+export * from './props';

@@ -1,0 +1,184 @@
+import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+
+/** The email channel (Amazon SES v2). */
+export interface EmailChannelOptions {
+  /** The sender address of notification emails, e.g. `alerts@example.com`. */
+  readonly fromAddress: string;
+
+  /**
+   * The SES identity (verified domain or address) that `fromAddress` belongs to. The processor
+   * may send only through this identity.
+   *
+   * @default - the domain of `fromAddress`
+   */
+  readonly identityName?: string;
+
+  /**
+   * An SES configuration set to send with (for event publishing, dedicated IPs, …).
+   *
+   * @default - none
+   */
+  readonly configurationSetName?: string;
+}
+
+/** The webhook channel. */
+export interface WebhookChannelOptions {
+  /**
+   * How long one webhook request may take before it counts as failed and is retried.
+   * Between 1 and 60 seconds.
+   *
+   * @default Duration.seconds(15)
+   */
+  readonly timeout?: Duration;
+}
+
+/** Properties of an {@link EventNotificationService}. */
+export interface EventNotificationServiceProps {
+  /**
+   * Use FIFO queues: events with the same ordering key (default: the event type) are processed
+   * in order. A failing event then holds back the later events of its group until it succeeds
+   * or reaches the dead-letter queue.
+   *
+   * @default false
+   */
+  readonly fifo?: boolean;
+
+  /**
+   * Enables email subscriptions through Amazon SES.
+   *
+   * @default - email subscriptions are refused
+   */
+  readonly email?: EmailChannelOptions;
+
+  /**
+   * Webhook channel options.
+   *
+   * @default - 15 second timeout
+   */
+  readonly webhook?: WebhookChannelOptions;
+
+  /**
+   * Bring your own dead-letter queue. It must be FIFO exactly when `fifo` is set, and be
+   * encrypted and TLS-only like the rest.
+   *
+   * @default - a new dead-letter queue, encrypted with the service key
+   */
+  readonly deadLetterQueue?: sqs.IQueue;
+
+  /**
+   * Email address subscribed to the alarm topic. The recipient must confirm the subscription.
+   *
+   * @default - no subscription; subscribe to `alarmTopic` yourself
+   */
+  readonly alarmEmail?: string;
+
+  /**
+   * JSON Schemas for deep validation of `details`, keyed by event type. Events that fail their
+   * schema are not delivered: they go to the dead-letter queue with the reason.
+   *
+   * @default - no deep validation beyond the envelope
+   */
+  readonly eventSchemas?: { [eventType: string]: apigateway.JsonSchema };
+
+  /**
+   * Delay before each delivery attempt (the first entry is the first attempt). Each step must
+   * be at most 12 hours (the SQS visibility limit) and the total at most 7 days.
+   *
+   * @default 0 s, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h
+   */
+  readonly retrySchedule?: Duration[];
+
+  /**
+   * The largest event body accepted by `POST /events` (413 above it). At most 1008 KiB, which
+   * leaves room for the envelope within the 1 MiB SQS message limit.
+   *
+   * @default Size.kibibytes(256)
+   */
+  readonly maxEventSize?: Size;
+
+  /**
+   * How long events and notification records are kept (DynamoDB TTL). Between 1 and 365 days.
+   *
+   * @default Duration.days(30)
+   */
+  readonly retention?: Duration;
+
+  /**
+   * Request rate limits of the usage plan (and the stage).
+   *
+   * @default - rateLimit 100, burstLimit 200
+   */
+  readonly throttle?: apigateway.ThrottleSettings;
+
+  /**
+   * Request quota of the usage plan.
+   *
+   * @default - no quota
+   */
+  readonly quota?: apigateway.QuotaSettings;
+
+  /**
+   * What happens to the tables, queues, key and logs when the construct is removed.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * KMS key that encrypts the queues, tables and alarm topic. An imported key must allow
+   * `cloudwatch.amazonaws.com` to use it, or alarms cannot publish to the topic.
+   *
+   * @default - a new key with rotation enabled
+   */
+  readonly encryptionKey?: kms.IKey;
+
+  /**
+   * Retention of the functions' and the API's log groups.
+   *
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * ARN of an AWS WAF web ACL (regional) to associate with the API stage.
+   *
+   * @default - no web ACL
+   */
+  readonly webAclArn?: string;
+
+  /**
+   * Create the account-wide IAM role that lets API Gateway write logs. Access and execution
+   * logging need it once per account and region; leave it off when the account has it already.
+   *
+   * @default false
+   */
+  readonly createApiGatewayCloudWatchRole?: boolean;
+
+  /**
+   * Age of the oldest message in the events queue that raises the queue-age alarm.
+   *
+   * @default Duration.hours(1)
+   */
+  readonly queueAgeAlarmThreshold?: Duration;
+}
+
+/** Options of an extra API key (one per publisher: each key owns its own subscriptions). */
+export interface ApiKeyOptions {
+  /**
+   * Name of the key.
+   *
+   * @default - generated
+   */
+  readonly apiKeyName?: string;
+
+  /**
+   * Description of the key.
+   *
+   * @default - none
+   */
+  readonly description?: string;
+}

@@ -1,0 +1,140 @@
+import { Duration, RemovalPolicy, Size, Token } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { EventNotificationServiceProps } from './props';
+
+/** Event types as the API accepts them (kept in step with lambda/core/envelope.ts). */
+const EVENT_TYPE_PATTERN = /^[A-Za-z0-9._:/-]{1,128}$/;
+const EMAIL_PATTERN = /^[^\s@"<>()[\],;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+
+const SQS_MAX_MESSAGE_BYTES = 1024 * 1024;
+/** Room for the queue envelope (ids, times, source) around the event body. */
+const QUEUE_ENVELOPE_ALLOWANCE_BYTES = 16 * 1024;
+/** Lambda's environment is limited to 4 KB in all; the schemas must leave room for the rest. */
+const MAX_SCHEMAS_JSON_BYTES = 3 * 1024;
+
+export const DEFAULT_RETRY_SCHEDULE = [
+  Duration.seconds(0), Duration.seconds(5), Duration.minutes(5), Duration.minutes(30),
+  Duration.hours(2), Duration.hours(5), Duration.hours(10), Duration.hours(10),
+];
+
+/** The props after defaults and validation: what the construct builds from. */
+export interface ServiceSettings {
+  readonly fifo: boolean;
+  readonly email?: { readonly fromAddress: string; readonly identityName: string; readonly configurationSetName?: string };
+  readonly webhookTimeout: Duration;
+  readonly processorTimeout: Duration;
+  readonly queueVisibilityTimeout: Duration;
+  readonly alarmEmail?: string;
+  readonly eventSchemasJson?: string;
+  readonly retryScheduleSeconds: number[];
+  /** Receives before SQS moves a message to the DLQ: every scheduled attempt plus two spare. */
+  readonly maxReceiveCount: number;
+  readonly maxEventSizeBytes: number;
+  readonly retention: Duration;
+  readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+  readonly removalPolicy: RemovalPolicy;
+  readonly logRetention: logs.RetentionDays;
+  readonly queueAgeAlarmThreshold: Duration;
+}
+
+/**
+ * Applies defaults and rejects props that could not work, with messages that say what to change.
+ * All problems are reported at once.
+ */
+export function resolveSettings(props: EventNotificationServiceProps): ServiceSettings {
+  const problems: string[] = [];
+  const check = (ok: boolean, message: string) => { if (!ok) problems.push(message); };
+
+  const webhookTimeout = props.webhook?.timeout ?? Duration.seconds(15);
+  check(webhookTimeout.toMilliseconds() >= 1000 && webhookTimeout.toMilliseconds() <= 60_000,
+    `webhook.timeout must be between 1 and 60 seconds, got ${webhookTimeout.toHumanString()}`);
+  // Deliveries of a batch run concurrently; leave room for two timeouts plus storage.
+  const processorTimeout = Duration.seconds(Math.max(60, Math.ceil(webhookTimeout.toSeconds({ integral: false }) * 2) + 30));
+
+  const schedule = props.retrySchedule ?? DEFAULT_RETRY_SCHEDULE;
+  check(schedule.length > 0, 'retrySchedule must have at least one entry (the first attempt)');
+  check(schedule.length <= 20, `retrySchedule may have at most 20 entries, got ${schedule.length}`);
+  const retryScheduleSeconds = schedule.map((d) => d.toSeconds({ integral: false }));
+  retryScheduleSeconds.forEach((s, i) => check(s >= 0 && s <= 12 * 3600,
+    `retrySchedule[${i}] must be between 0 and 12 hours (the SQS visibility timeout limit), got ${schedule[i].toHumanString()}`));
+  const totalRetrySeconds = retryScheduleSeconds.reduce((a, b) => a + b, 0);
+  check(totalRetrySeconds <= 7 * 24 * 3600,
+    `retrySchedule must add up to at most 7 days (messages are kept 14 days), got ${Math.round(totalRetrySeconds / 3600)} hours`);
+
+  const maxEventSize = props.maxEventSize ?? Size.kibibytes(256);
+  const maxEventSizeBytes = maxEventSize.toBytes();
+  const maxAllowed = SQS_MAX_MESSAGE_BYTES - QUEUE_ENVELOPE_ALLOWANCE_BYTES;
+  check(maxEventSizeBytes >= 1024 && maxEventSizeBytes <= maxAllowed,
+    `maxEventSize must be between 1 KiB and ${maxAllowed / 1024} KiB (SQS messages are at most 1 MiB, including the envelope), got ${maxEventSizeBytes} bytes`);
+
+  const retention = props.retention ?? Duration.days(30);
+  check(retention.toSeconds() >= 86400 && retention.toSeconds() <= 365 * 86400,
+    `retention must be between 1 and 365 days, got ${retention.toHumanString()}`);
+
+  const alarmEmail = props.alarmEmail;
+  if (alarmEmail !== undefined && !Token.isUnresolved(alarmEmail)) {
+    check(EMAIL_PATTERN.test(alarmEmail), `alarmEmail must be an email address, got "${alarmEmail}"`);
+  }
+
+  let email: ServiceSettings['email'];
+  if (props.email) {
+    const { fromAddress, identityName, configurationSetName } = props.email;
+    const fromOk = Token.isUnresolved(fromAddress) || EMAIL_PATTERN.test(fromAddress);
+    check(fromOk, `email.fromAddress must be an email address, got "${fromAddress}"`);
+    if (identityName === undefined) {
+      check(!Token.isUnresolved(fromAddress), 'email.identityName is required when email.fromAddress is a token');
+    }
+    const identity = identityName ?? fromAddress.split('@')[1] ?? '';
+    if (identityName !== undefined && !Token.isUnresolved(identityName) && !Token.isUnresolved(fromAddress) && fromOk) {
+      const domain = fromAddress.split('@')[1].toLowerCase();
+      check(identityName.toLowerCase() === fromAddress.toLowerCase() || domain === identityName.toLowerCase() || domain.endsWith('.' + identityName.toLowerCase()),
+        `email.identityName "${identityName}" does not cover email.fromAddress "${fromAddress}"`);
+    }
+    email = { fromAddress, identityName: identity, ...(configurationSetName ? { configurationSetName } : {}) };
+  }
+
+  let eventSchemasJson: string | undefined;
+  if (props.eventSchemas) {
+    for (const type of Object.keys(props.eventSchemas)) {
+      check(EVENT_TYPE_PATTERN.test(type), `eventSchemas key "${type}" is not a valid event type (1-128 of A-Z a-z 0-9 . _ : / -)`);
+    }
+    eventSchemasJson = JSON.stringify(props.eventSchemas);
+    check(Buffer.byteLength(eventSchemasJson) <= MAX_SCHEMAS_JSON_BYTES,
+      `eventSchemas are ${Buffer.byteLength(eventSchemasJson)} bytes as JSON; at most ${MAX_SCHEMAS_JSON_BYTES} fit in the processor's environment`);
+  }
+
+  const throttle = { rateLimit: props.throttle?.rateLimit ?? 100, burstLimit: props.throttle?.burstLimit ?? 200 };
+  check(throttle.rateLimit > 0, `throttle.rateLimit must be positive, got ${throttle.rateLimit}`);
+  check(Number.isInteger(throttle.burstLimit) && throttle.burstLimit > 0, `throttle.burstLimit must be a positive whole number, got ${throttle.burstLimit}`);
+
+  const fifo = props.fifo ?? false;
+  if (props.deadLetterQueue) {
+    check(props.deadLetterQueue.fifo === fifo,
+      `deadLetterQueue must ${fifo ? '' : 'not '}be a FIFO queue when fifo is ${fifo}: SQS moves messages only between queues of the same type`);
+  }
+
+  const queueAgeAlarmThreshold = props.queueAgeAlarmThreshold ?? Duration.hours(1);
+  check(queueAgeAlarmThreshold.toSeconds() >= 60, `queueAgeAlarmThreshold must be at least 1 minute, got ${queueAgeAlarmThreshold.toHumanString()}`);
+
+  if (problems.length > 0) {
+    throw new Error(`Invalid EventNotificationService props:\n- ${problems.join('\n- ')}`);
+  }
+
+  return {
+    fifo,
+    email,
+    webhookTimeout,
+    processorTimeout,
+    queueVisibilityTimeout: Duration.seconds(processorTimeout.toSeconds() * 6),
+    alarmEmail,
+    eventSchemasJson,
+    retryScheduleSeconds,
+    maxReceiveCount: schedule.length + 2,
+    maxEventSizeBytes,
+    retention,
+    throttle,
+    removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    queueAgeAlarmThreshold,
+  };
+}
