@@ -19,7 +19,11 @@ export class SqsEventQueue implements EventQueue {
     if (messages.length === 1) {
       const [message] = messages;
       try {
-        await this.client.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(message), ...this.fifoFields(message) }));
+        await this.client.send(new SendMessageCommand({
+          QueueUrl: this.queueUrl,
+          MessageBody: JSON.stringify(message),
+          ...this.fifoFields(message),
+        }));
         return [{ ok: true }];
       } catch (error) {
         return [{ ok: false, reason: describe(error) }];
