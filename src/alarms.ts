@@ -37,8 +37,9 @@ export class ServiceAlarms extends Construct {
     this.add('EventsQueueBacklog', `The oldest event has waited over ${props.queueAgeThreshold.toHumanString()}: processing is stuck or too slow.`,
       props.eventsQueue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum' }), props.queueAgeThreshold.toSeconds());
 
-    this.add('ApiServerErrors', 'Over 5 % of API requests failed with a 5xx.',
-      props.stage.metricServerError({ period, statistic: 'Average' }), 0.05);
+    // Two periods in a row, so a single 5xx on a quiet API does not page anyone.
+    this.add('ApiServerErrors', 'Over 5 % of API requests failed with a 5xx for 10 minutes.',
+      props.stage.metricServerError({ period, statistic: 'Average' }), 0.05, 2);
 
     this.add('DeliveriesFailed', 'Notifications failed for good after their last retry.',
       new cloudwatch.Metric({
@@ -56,12 +57,13 @@ export class ServiceAlarms extends Construct {
     }
   }
 
-  private add(id: string, description: string, metric: cloudwatch.IMetric, threshold: number): void {
+  private add(id: string, description: string, metric: cloudwatch.IMetric, threshold: number, periods = 1): void {
     this.alarms.push(new cloudwatch.Alarm(this, id, {
       alarmDescription: description,
       metric,
       threshold,
-      evaluationPeriods: 1,
+      evaluationPeriods: periods,
+      datapointsToAlarm: periods,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     }));

@@ -46,7 +46,7 @@ export class EventNotificationService extends Construct {
   public readonly notificationsTable: dynamodb.ITable;
   /** Handles `POST /events` and `POST /events/batch`. */
   public readonly ingestFunction: lambda.IFunction;
-  /** Handles the subscriptions API. */
+  /** Handles the subscriptions API and `GET /events/{eventId}`. */
   public readonly managementFunction: lambda.IFunction;
   /** Consumes the events queue and delivers notifications. */
   public readonly processorFunction: lambda.IFunction;
@@ -131,9 +131,13 @@ export class EventNotificationService extends Construct {
       environment: {
         ...powertools,
         SUBSCRIPTIONS_TABLE_NAME: this.subscriptionsTable.tableName,
+        EVENTS_TABLE_NAME: this.eventsTable.tableName,
+        NOTIFICATIONS_TABLE_NAME: this.notificationsTable.tableName,
       },
     });
     this.subscriptionsTable.grantReadWriteData(management.role);
+    this.eventsTable.grantReadData(management.role); // GET /events/{eventId}
+    this.notificationsTable.grantReadData(management.role);
     this.managementFunction = management.function;
 
     const processor = new ServiceFunction(this, 'Processor', {
@@ -147,7 +151,9 @@ export class EventNotificationService extends Construct {
         EVENTS_TABLE_NAME: this.eventsTable.tableName,
         SUBSCRIPTIONS_TABLE_NAME: this.subscriptionsTable.tableName,
         NOTIFICATIONS_TABLE_NAME: this.notificationsTable.tableName,
+        QUEUE_URL: this.queue.queueUrl,
         DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl,
+        SUBSCRIPTION_CACHE_TTL_SECONDS: String(settings.subscriptionCacheTtlSeconds),
         QUEUE_FIFO: String(settings.fifo),
         RETRY_SCHEDULE_SECONDS: settings.retryScheduleSeconds.join(','),
         WEBHOOK_TIMEOUT_MS: String(settings.webhookTimeout.toMilliseconds()),

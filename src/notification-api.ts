@@ -1,4 +1,4 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Names, RemovalPolicy } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -17,8 +17,11 @@ export interface NotificationApiProps {
   readonly createCloudWatchRole: boolean;
 }
 
-/** Problem types API Gateway itself answers with, so every error a client sees is problem+json. */
-const GATEWAY_PROBLEMS: { type: apigateway.ResponseType; status: string; code: string; title: string }[] = [
+/**
+ * Problem types API Gateway itself answers with, so every error a client sees is problem+json.
+ * The two catch-alls keep API Gateway's own status code (so their body carries none).
+ */
+const GATEWAY_PROBLEMS: { type: apigateway.ResponseType; status?: string; code: string; title: string }[] = [
   { type: apigateway.ResponseType.INVALID_API_KEY, status: '403', code: 'forbidden', title: 'Forbidden' },
   { type: apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN, status: '404', code: 'not-found', title: 'Not found' },
   { type: apigateway.ResponseType.THROTTLED, status: '429', code: 'throttled', title: 'Too many requests' },
@@ -26,8 +29,8 @@ const GATEWAY_PROBLEMS: { type: apigateway.ResponseType; status: string; code: s
   { type: apigateway.ResponseType.REQUEST_TOO_LARGE, status: '413', code: 'payload-too-large', title: 'Payload too large' },
   { type: apigateway.ResponseType.BAD_REQUEST_PARAMETERS, status: '400', code: 'invalid-request', title: 'Invalid request' },
   { type: apigateway.ResponseType.BAD_REQUEST_BODY, status: '400', code: 'invalid-request', title: 'Invalid request' },
-  { type: apigateway.ResponseType.DEFAULT_4XX, status: '400', code: 'invalid-request', title: 'Invalid request' },
-  { type: apigateway.ResponseType.DEFAULT_5XX, status: '500', code: 'internal-error', title: 'Internal error' },
+  { type: apigateway.ResponseType.DEFAULT_4XX, code: 'client-error', title: 'Request refused' },
+  { type: apigateway.ResponseType.DEFAULT_5XX, code: 'gateway-error', title: 'Gateway error' },
 ];
 
 /**
@@ -45,6 +48,9 @@ export class NotificationApi extends Construct {
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: props.removalPolicy });
 
     this.api = new apigateway.RestApi(this, 'Api', {
+      // Unique per instance: the API 5xx alarm selects its metric by ApiName, and API Gateway
+      // aggregates the metrics of every API in the account and region with the same name.
+      restApiName: Names.uniqueResourceName(this, { maxLength: 64 }),
       description: 'Event notification service: publish events, manage subscriptions',
       endpointConfiguration: { types: [apigateway.EndpointType.REGIONAL] },
       apiKeySourceType: apigateway.ApiKeySourceType.HEADER,
@@ -57,8 +63,6 @@ export class NotificationApi extends Construct {
         loggingLevel: apigateway.MethodLoggingLevel.ERROR,
         dataTraceEnabled: false, // would log request and response bodies
         metricsEnabled: true,
-        throttlingRateLimit: props.throttle.rateLimit,
-        throttlingBurstLimit: props.throttle.burstLimit,
       },
     });
 
@@ -68,7 +72,9 @@ export class NotificationApi extends Construct {
         statusCode: problem.status,
         responseHeaders: { 'Content-Type': "'application/problem+json'" },
         templates: {
-          'application/json': `{"type":"urn:event-notification-service:problem:${problem.code}","title":"${problem.title}","status":${problem.status},"detail":$context.error.messageString}`,
+          'application/json': `{"type":"urn:event-notification-service:problem:${problem.code}","title":"${problem.title}",`
+            + (problem.status ? `"status":${problem.status},` : '')
+            + '"detail":$context.error.messageString}',
         },
       });
     }
@@ -89,6 +95,10 @@ export class NotificationApi extends Construct {
     const events = this.api.root.addResource('events');
     events.addMethod('POST', ingest, withBody);
     events.addResource('batch').addMethod('POST', ingest, withBody);
+    events.addResource('{eventId}').addMethod('GET', management, {
+      requestValidator: validator,
+      requestParameters: { 'method.request.path.eventId': true },
+    });
 
     const subscriptions = this.api.root.addResource('subscriptions');
     subscriptions.addMethod('POST', management, withBody);

@@ -77,8 +77,9 @@ export interface EventNotificationServiceProps {
   readonly alarmEmail?: string;
 
   /**
-   * JSON Schemas for deep validation of `details`, keyed by event type. Events that fail their
-   * schema are not delivered: they go to the dead-letter queue with the reason.
+   * JSON Schemas for deep validation, keyed by event type; each validates the whole event
+   * (`eventType`, `severity`, `title`, `details`, …). Events that fail their schema are not
+   * delivered: they are recorded as REJECTED and go to the dead-letter queue with the reasons.
    *
    * @default - no deep validation beyond the envelope
    */
@@ -108,7 +109,7 @@ export interface EventNotificationServiceProps {
   readonly retention?: Duration;
 
   /**
-   * Request rate limits of the usage plan (and the stage).
+   * Request rate limits per API key (usage plan).
    *
    * @default - rateLimit 100, burstLimit 200
    */
@@ -157,6 +158,14 @@ export interface EventNotificationServiceProps {
    * @default false
    */
   readonly createApiGatewayCloudWatchRole?: boolean;
+
+  /**
+   * How long the processor keeps a warm copy of the subscriptions of an event type. A new,
+   * changed or paused subscription takes effect within this time. At most 5 minutes.
+   *
+   * @default Duration.seconds(30)
+   */
+  readonly subscriptionCacheTtl?: Duration;
 
   /**
    * Age of the oldest message in the events queue that raises the queue-age alarm.

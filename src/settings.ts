@@ -3,7 +3,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { EventNotificationServiceProps } from './props';
 
 /** Event types as the API accepts them (kept in step with lambda/core/envelope.ts). */
-const EVENT_TYPE_PATTERN = /^[A-Za-z0-9._:/-]{1,128}$/;
+export const EVENT_TYPE_PATTERN = /^[A-Za-z0-9._:/-]{1,128}$/;
 const EMAIL_PATTERN = /^[^\s@"<>()[\],;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
 const SQS_MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -35,6 +35,7 @@ export interface ServiceSettings {
   readonly removalPolicy: RemovalPolicy;
   readonly logRetention: logs.RetentionDays;
   readonly queueAgeAlarmThreshold: Duration;
+  readonly subscriptionCacheTtlSeconds: number;
 }
 
 /**
@@ -98,7 +99,9 @@ export function resolveSettings(props: EventNotificationServiceProps): ServiceSe
     for (const type of Object.keys(props.eventSchemas)) {
       check(EVENT_TYPE_PATTERN.test(type), `eventSchemas key "${type}" is not a valid event type (1-128 of A-Z a-z 0-9 . _ : / -)`);
     }
-    eventSchemasJson = JSON.stringify(props.eventSchemas);
+    eventSchemasJson = JSON.stringify(Object.fromEntries(
+      Object.entries(props.eventSchemas).map(([type, schema]) => [type, toStandardJsonSchema(schema)]),
+    ));
     check(Buffer.byteLength(eventSchemasJson) <= MAX_SCHEMAS_JSON_BYTES,
       `eventSchemas are ${Buffer.byteLength(eventSchemasJson)} bytes as JSON; at most ${MAX_SCHEMAS_JSON_BYTES} fit in the processor's environment`);
   }
@@ -115,6 +118,11 @@ export function resolveSettings(props: EventNotificationServiceProps): ServiceSe
 
   const queueAgeAlarmThreshold = props.queueAgeAlarmThreshold ?? Duration.hours(1);
   check(queueAgeAlarmThreshold.toSeconds() >= 60, `queueAgeAlarmThreshold must be at least 1 minute, got ${queueAgeAlarmThreshold.toHumanString()}`);
+
+  const cacheTtl = props.subscriptionCacheTtl ?? Duration.seconds(30);
+  const subscriptionCacheTtlSeconds = cacheTtl.toSeconds({ integral: false });
+  check(subscriptionCacheTtlSeconds >= 0 && subscriptionCacheTtlSeconds <= 300,
+    `subscriptionCacheTtl must be between 0 and 5 minutes, got ${cacheTtl.toHumanString()}`);
 
   if (problems.length > 0) {
     throw new Error(`Invalid EventNotificationService props:\n- ${problems.join('\n- ')}`);
@@ -136,5 +144,24 @@ export function resolveSettings(props: EventNotificationServiceProps): ServiceSe
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     queueAgeAlarmThreshold,
+    subscriptionCacheTtlSeconds,
   };
+}
+
+/** Keys of CDK's JsonSchema that are `$`-prefixed in JSON Schema. */
+const PREFIXED_KEYS: Record<string, string> = { schema: '$schema', ref: '$ref' };
+/** Keywords whose children are user-defined names, never keywords. */
+const NAME_MAPS = new Set(['definitions', 'properties', 'patternProperties', 'dependencies']);
+
+/**
+ * CDK's `apigateway.JsonSchema` spells `$schema` and `$ref` without the `$`; the processor's
+ * validator reads standard JSON Schema. (The same mapping API Gateway models get from CDK.)
+ */
+export function toStandardJsonSchema(schema: unknown, namesOnly = false): unknown {
+  if (schema === null || typeof schema !== 'object') return schema;
+  if (Array.isArray(schema)) return schema.map((entry) => toStandardJsonSchema(entry));
+  return Object.fromEntries(Object.entries(schema).map(([key, value]) => [
+    !namesOnly && key in PREFIXED_KEYS ? PREFIXED_KEYS[key] : key,
+    toStandardJsonSchema(value, !namesOnly && NAME_MAPS.has(key)),
+  ]));
 }

@@ -12,7 +12,12 @@ for (const [net, prefix] of [
   ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
 ] as const) blocked.addSubnet(net, prefix, 'ipv4');
 for (const [net, prefix] of [
-  ['::', 128], ['::1', 128], ['::ffff:0:0', 96], ['64:ff9b::', 96], ['100::', 64], ['2001:db8::', 32],
+  // No rule for ::ffff:0:0/96 (IPv4-mapped): BlockList matches IPv4 addresses against IPv6 rules
+  // in their mapped form, so such a rule would refuse every IPv4 address. Mapped addresses are
+  // judged by the IPv4 rules instead (below).
+  // ::/96 also covers :: and the deprecated IPv4-compatible form; 2002::/16 (6to4) and
+  // 2001::/32 (Teredo) embed IPv4 addresses too.
+  ['::', 96], ['::1', 128], ['64:ff9b::', 96], ['2002::', 16], ['2001::', 32], ['100::', 64], ['2001:db8::', 32],
   ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8], ['fd00:ec2::254', 128],
 ] as const) blocked.addSubnet(net, prefix, 'ipv6');
 
@@ -24,6 +29,12 @@ export function isForbiddenAddress(ip: string): boolean {
     // IPv4-mapped (::ffff:a.b.c.d): judge the IPv4 address it maps to.
     const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
     if (mapped) return isForbiddenAddress(mapped[1]);
+    // The same in hex form (::ffff:7f00:1), which is how URLs spell it.
+    const mappedHex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(ip);
+    if (mappedHex) {
+      const [hi, lo] = [parseInt(mappedHex[1], 16), parseInt(mappedHex[2], 16)];
+      return isForbiddenAddress(`${Math.floor(hi / 256)}.${hi % 256}.${Math.floor(lo / 256)}.${lo % 256}`);
+    }
   }
   return blocked.check(ip, family === 4 ? 'ipv4' : 'ipv6');
 }

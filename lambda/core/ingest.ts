@@ -6,10 +6,15 @@ import {
 } from './idempotency';
 import { newId } from './ids';
 import { parseJsonBody, requireJsonContentType } from './json-body';
-import { HttpProblem, zodFieldErrors } from './problem';
+import { FieldError, HttpProblem, zodFieldErrors } from './problem';
 import { EventQueue, QueuedEvent, SendOutcome } from './queued-event';
 
 export const MAX_BATCH_EVENTS = 100;
+/**
+ * Deepest nesting accepted in an event (the envelope object is level 1): DynamoDB stores at most
+ * 32 levels, and much deeper values overflow the stack of JSON.stringify (a 5xx for bad input).
+ */
+export const MAX_EVENT_DEPTH = 32;
 /** Below Lambda's 6 MB synchronous payload limit, with room for headers and base64. */
 export const MAX_BATCH_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -52,7 +57,9 @@ export class IngestService {
       throw payloadTooLarge(`The event is larger than the limit of ${this.config.maxEventSizeBytes} bytes.`);
     }
     const key = parseIdempotencyKeyHeader(request.headers['idempotency-key']);
-    const envelope = this.validateEnvelope(parseJsonBody(request.body), '');
+    const body = parseJsonBody(request.body);
+    requireShallowNesting(body, '');
+    const envelope = this.validateEnvelope(body, '');
     const candidate: Candidate = {
       envelope,
       fingerprint: fingerprintOf(request.body ?? ''),
@@ -80,16 +87,20 @@ export class IngestService {
     const positions: number[] = [];
     items.forEach((item, index) => {
       try {
+        requireShallowNesting(item, `/events/${index}`);
         const serialized = JSON.stringify(item);
         if (byteLength(serialized) > this.config.maxEventSizeBytes) {
-          throw payloadTooLarge(`Event ${index} is larger than the limit of ${this.config.maxEventSizeBytes} bytes.`);
+          throw payloadTooLarge(`Event ${index} is larger than the limit of ${this.config.maxEventSizeBytes} bytes.`, [
+            { path: `/events/${index}`, message: `must be at most ${this.config.maxEventSizeBytes} bytes` },
+          ]);
         }
         candidates.push({
           envelope: this.validateEnvelope(item, `/events/${index}`),
           fingerprint: fingerprintOf(serialized),
-          // One key covers the batch: each item gets its own derived key, so a retried batch
-          // yields the same event id at each position.
-          idempotencyKey: key === undefined ? undefined : scopedIdempotencyKey(request.callerKeyId, `${key}#${index}`),
+          // One key covers the batch: each item gets its own derived key (a newline cannot occur
+          // in a key, so it never collides with a single event's), so a retried batch yields
+          // the same event id at each position.
+          idempotencyKey: key === undefined ? undefined : scopedIdempotencyKey(request.callerKeyId, `batch\n${key}\n${index}`),
         });
         positions.push(index);
       } catch (error) {
@@ -104,7 +115,11 @@ export class IngestService {
     const outcomes = await this.accept(candidates, request.callerKeyId);
     outcomes.forEach((outcome, i) => { results[positions[i]] = outcome; });
 
-    if (results.every((r) => r && !r.accepted && r.problem.status >= 500)) throw (results[0] as { problem: HttpProblem }).problem;
+    // Nothing accepted and something failed on our side: the caller should retry the batch.
+    if (!results.some((r) => r?.accepted)) {
+      const serverSide = results.find((r) => r && !r.accepted && r.problem.status >= 500);
+      if (serverSide && !serverSide.accepted) throw serverSide.problem;
+    }
     return jsonResponse(202, {
       events: results.map((r) => (r!.accepted
         ? { eventId: r!.eventId, status: 'ACCEPTED' }
@@ -208,8 +223,23 @@ function parseBatch(body: unknown): unknown[] {
   return events;
 }
 
-function payloadTooLarge(detail: string): HttpProblem {
-  return new HttpProblem(413, 'payload-too-large', 'Payload too large', detail);
+/** Rejects values nested deeper than MAX_EVENT_DEPTH, measured without recursion. */
+function requireShallowNesting(value: unknown, path: string): void {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth > MAX_EVENT_DEPTH) {
+      throw HttpProblem.badRequest(`The event is nested more than ${MAX_EVENT_DEPTH} levels deep.`, [
+        { path: path || '/', message: `must not be nested more than ${MAX_EVENT_DEPTH} levels deep` },
+      ]);
+    }
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+}
+
+function payloadTooLarge(detail: string, errors?: FieldError[]): HttpProblem {
+  return new HttpProblem(413, 'payload-too-large', 'Payload too large', detail, errors);
 }
 
 function unavailable(detail: string): HttpProblem {

@@ -76,7 +76,8 @@ export function targetError(channel: Channel, target: string, policy: TargetPoli
   if (url.username || url.password) return 'must not contain credentials';
   if (url.hash) return 'must not contain a fragment';
   if (!policy.allowPrivateTargets) {
-    const host = url.hostname.replace(/^\[|\]$/g, '');
+    // A trailing dot names the same host (`localhost.` is localhost).
+    const host = url.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '');
     if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.internal')) return 'must not point to a local or internal host';
     if (/^[\d.]+$/.test(host) || host.includes(':')) {
       if (isForbiddenAddress(host)) return 'must not point to a private, loopback, link-local or reserved address';
