@@ -175,19 +175,19 @@ describe('ingest handler (standard queue)', () => {
       expect(sqsMock.calls()).toHaveLength(0);
     });
 
-    test('an event nested 32 levels deep is accepted; 33 levels is 400 and nothing is sent', async () => {
+    test('an event nested 30 levels deep is accepted; 31 levels is 400 and nothing is sent', async () => {
       const nest = (levels: number): unknown => (levels === 0 ? 'leaf' : { a: nest(levels - 1) });
-      // The envelope object is level 1; 31 levels of details make 32.
-      const deepest = await postEvent(event({ details: nest(31) }));
+      // The envelope object is level 1; 29 levels of details make 30.
+      const deepest = await postEvent(event({ details: nest(29) }));
       expect(deepest.statusCode).toBe(202);
-      expect(JSON.parse(singleSends()[0].MessageBody!).event.details).toEqual(nest(31));
+      expect(JSON.parse(singleSends()[0].MessageBody!).event.details).toEqual(nest(29));
 
-      const tooDeep = await postEvent(event({ details: nest(32) }));
+      const tooDeep = await postEvent(event({ details: nest(30) }));
       expect(tooDeep.statusCode).toBe(400);
-      expect(jsonBody(tooDeep).errors).toEqual([{ path: '/', message: expect.stringContaining('32') }]);
-      const tooDeepInBatch = await postBatch({ events: [event(), event({ details: nest(32) })] });
+      expect(jsonBody(tooDeep).errors).toEqual([{ path: '/', message: expect.stringContaining('30') }]);
+      const tooDeepInBatch = await postBatch({ events: [event(), event({ details: nest(30) })] });
       expect(tooDeepInBatch.statusCode).toBe(202);
-      expect(jsonBody(tooDeepInBatch).events[1].error.errors).toEqual([{ path: '/events/1', message: expect.stringContaining('32') }]);
+      expect(jsonBody(tooDeepInBatch).events[1].error.errors).toEqual([{ path: '/events/1', message: expect.stringContaining('30') }]);
       expect(sqsMock.calls()).toHaveLength(2);
     });
   });

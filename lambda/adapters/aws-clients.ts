@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
@@ -20,4 +21,11 @@ export function dynamoDocumentClient(): DynamoDBDocumentClient {
 export function sqs(): SQSClient {
   sqsClient ??= new SQSClient({});
   return sqsClient;
+}
+
+let sesClient: SESv2Client | undefined;
+
+export function ses(): SESv2Client {
+  sesClient ??= new SESv2Client({});
+  return sesClient;
 }

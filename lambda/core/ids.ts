@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
 
 /** Prefixes of our ids: they say what an id names and keep ids of different things apart. */
@@ -14,4 +15,27 @@ const ULID_BODY = '[0-7][0-9A-HJKMNP-TV-Z]{25}';
 
 export function isId(prefix: IdPrefix, value: string | undefined): value is string {
   return value !== undefined && new RegExp(`^${prefix}_${ULID_BODY}$`).test(value);
+}
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/**
+ * A prefixed ULID-shaped id that is the same every time for the same time and seed: used where
+ * a retry or redelivery must produce the id the first try produced (e.g. `webhook-id`).
+ */
+export function deterministicId(prefix: IdPrefix, timeMs: number, seed: string): string {
+  let time = '';
+  let t = Math.max(0, Math.floor(timeMs));
+  for (let i = 0; i < 10; i++) {
+    time = CROCKFORD[t % 32] + time;
+    t = Math.floor(t / 32);
+  }
+  // 80 bits of the digest as 16 base-32 characters.
+  let bits = BigInt('0x' + createHash('sha256').update(seed).digest('hex').slice(0, 20));
+  let random = '';
+  for (let i = 0; i < 16; i++) {
+    random = CROCKFORD[Number(bits % 32n)] + random;
+    bits /= 32n;
+  }
+  return `${prefix}_${time}${random}`;
 }

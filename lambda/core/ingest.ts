@@ -12,9 +12,10 @@ import { EventQueue, QueuedEvent, SendOutcome } from './queued-event';
 export const MAX_BATCH_EVENTS = 100;
 /**
  * Deepest nesting accepted in an event (the envelope object is level 1): DynamoDB stores at most
- * 32 levels, and much deeper values overflow the stack of JSON.stringify (a 5xx for bad input).
+ * 32 levels and the processor stores the event inside its item, so two levels are kept spare;
+ * much deeper values would also overflow the stack of JSON.stringify (a 5xx for bad input).
  */
-export const MAX_EVENT_DEPTH = 32;
+export const MAX_EVENT_DEPTH = 30;
 /** Below Lambda's 6 MB synchronous payload limit, with room for headers and base64. */
 export const MAX_BATCH_BODY_BYTES = 4 * 1024 * 1024;
 

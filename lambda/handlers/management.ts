@@ -2,10 +2,13 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { apiGatewayHandler } from './http-entry';
 import { dynamoDocumentClient } from '../adapters/aws-clients';
 import { managementConfigSchema, readConfig } from '../adapters/config';
+import { DynamoEventStore } from '../adapters/dynamo-event-store';
+import { DynamoNotificationStore } from '../adapters/dynamo-notification-store';
 import { DynamoSubscriptionStore } from '../adapters/dynamo-subscription-store';
+import { EventsQueryService } from '../core/events-query';
 import { SubscriptionsService } from '../core/subscriptions-service';
 
-/** Management function: the subscriptions API. */
+/** Management function: the subscriptions API and GET /events/{eventId}. */
 const config = readConfig(managementConfigSchema);
 const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'event-notification-service' });
 
@@ -14,7 +17,13 @@ const subscriptions = new SubscriptionsService(
   { allowPrivateTargets: config.ALLOW_PRIVATE_TARGETS },
 );
 
+const events = new EventsQueryService(
+  new DynamoEventStore(dynamoDocumentClient(), config.EVENTS_TABLE_NAME),
+  new DynamoNotificationStore(dynamoDocumentClient(), config.NOTIFICATIONS_TABLE_NAME),
+);
+
 export const handler = apiGatewayHandler({
+  'GET /events/{eventId}': (request) => events.get(request),
   'POST /subscriptions': (request) => subscriptions.create(request),
   'GET /subscriptions': (request) => subscriptions.list(request),
   'GET /subscriptions/{subscriptionId}': (request) => subscriptions.get(request),

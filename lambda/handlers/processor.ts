@@ -1,17 +1,86 @@
+import { BatchProcessor, EventType, processPartialResponse, SqsFifoPartialProcessor } from '@aws-lambda-powertools/batch';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { dynamoDocumentClient, ses, sqs } from '../adapters/aws-clients';
+import { processorConfigSchema, readConfig } from '../adapters/config';
+import { DynamoEventStore } from '../adapters/dynamo-event-store';
+import { DynamoNotificationStore } from '../adapters/dynamo-notification-store';
+import { DynamoSubscriptionIndex } from '../adapters/dynamo-subscription-index';
+import { HttpWebhookTransport } from '../adapters/http-webhook-transport';
+import { SesEmailTransport } from '../adapters/ses-email-transport';
+import { SqsQueueControl } from '../adapters/sqs-queue-control';
+import { SubscriptionMatcher } from '../core/matching';
+import { EventProcessor, RetryLaterError } from '../core/processor';
+import { JsonSchemaValidator } from '../core/schema-validator';
 
-/**
- * Processor function. Delivery (validation, storage, matching, webhooks, email, retries) is the
- * next milestone. Until then it never acknowledges a message it has not processed: every record
- * is reported as a batch item failure, so events stay on the queue and reach the dead-letter
- * queue after maxReceiveCount receives, from where they can be redriven once processing ships.
- */
-const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'event-notification-service' });
+/** Processor function: consumes the events queue with per-record partial batch failures. */
+const config = readConfig(processorConfigSchema);
+const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'event-notification-service';
+const logger = new Logger({ serviceName });
+const metrics = new Metrics({ serviceName, namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'EventNotificationService' });
+const documents = dynamoDocumentClient();
+const subscriptionIndex = new DynamoSubscriptionIndex(documents, config.SUBSCRIPTIONS_TABLE_NAME);
 
-export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
-  logger.error('Event processing is not available in this version; records are left on the queue', {
-    records: event.Records.length,
-  });
-  return { batchItemFailures: event.Records.map((r) => ({ itemIdentifier: r.messageId })) };
+const processor = new EventProcessor({
+  events: new DynamoEventStore(documents, config.EVENTS_TABLE_NAME),
+  notifications: new DynamoNotificationStore(documents, config.NOTIFICATIONS_TABLE_NAME),
+  matcher: new SubscriptionMatcher(subscriptionIndex, config.SUBSCRIPTION_CACHE_TTL_SECONDS * 1000),
+  schemas: new JsonSchemaValidator(config.EVENT_SCHEMAS),
+  webhooks: new HttpWebhookTransport({ allowPrivateTargets: config.ALLOW_PRIVATE_TARGETS }),
+  email: config.EMAIL_FROM_ADDRESS ? new SesEmailTransport(ses(), config.EMAIL_FROM_ADDRESS, config.SES_CONFIGURATION_SET) : undefined,
+  queue: new SqsQueueControl(sqs(), config.QUEUE_URL, config.DEAD_LETTER_QUEUE_URL, config.QUEUE_FIFO),
+  pauser: subscriptionIndex,
+  metrics: {
+    count: (name, value, channel) => {
+      metrics.addMetric(name, MetricUnit.Count, value);
+      if (channel) {
+        const single = metrics.singleMetric();
+        single.addDimension('channel', channel);
+        single.addMetric(name, MetricUnit.Count, value);
+      }
+    },
+  },
+  log: {
+    info: (message, attributes = {}) => logger.info(message, attributes),
+    warn: (message, attributes = {}) => logger.warn(message, attributes),
+  },
+}, {
+  retryScheduleSeconds: config.RETRY_SCHEDULE_SECONDS,
+  webhookTimeoutMs: config.WEBHOOK_TIMEOUT_MS,
+  retentionSeconds: config.RETENTION_SECONDS,
+  maxConcurrentDeliveries: config.MAX_CONCURRENT_DELIVERIES,
+});
+
+// FIFO: a failed record stops the rest of the batch, so its message group stays in order.
+const batch = config.QUEUE_FIFO ? new SqsFifoPartialProcessor() : new BatchProcessor(EventType.SQS);
+
+async function handleRecord(record: SQSRecord): Promise<void> {
+  try {
+    await processor.process({
+      messageId: record.messageId,
+      body: record.body,
+      receiveCount: Number(record.attributes.ApproximateReceiveCount ?? '1'),
+      receiptHandle: record.receiptHandle,
+      sentTimestampMs: Number(record.attributes.SentTimestamp ?? Date.now()),
+    });
+  } catch (error) {
+    if (error instanceof RetryLaterError) {
+      logger.info('Retry scheduled', { eventId: error.eventId, delaySeconds: error.delaySeconds });
+    } else {
+      logger.error('Record failed; SQS will redeliver it', { messageId: record.messageId, error: error as Error });
+    }
+    throw error;
+  }
+}
+
+export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  logger.addContext(context);
+  try {
+    // A batch whose every record is waiting for a retry is normal, not a function error: it must
+    // not count towards the ProcessorErrors alarm.
+    return await processPartialResponse(event, handleRecord, batch, { context, throwOnFullBatchFailure: false });
+  } finally {
+    metrics.publishStoredMetrics();
+  }
 };

@@ -1,0 +1,43 @@
+import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { NotificationRecord, NotificationStore } from '../core/notification';
+
+const MAX_BATCH_WRITE = 25;
+const MAX_UNPROCESSED_RETRIES = 5;
+
+/** The Notifications table: one Query reads an event's records, BatchWriteItem writes them. */
+export class DynamoNotificationStore implements NotificationStore {
+  constructor(private readonly client: DynamoDBDocumentClient, private readonly tableName: string) {}
+
+  public async list(eventId: string): Promise<NotificationRecord[]> {
+    const items: NotificationRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'eventId = :id',
+        ExpressionAttributeValues: { ':id': eventId },
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
+      }));
+      items.push(...((page.Items ?? []) as NotificationRecord[]));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+
+  public async saveAll(records: readonly NotificationRecord[]): Promise<void> {
+    const chunks: NotificationRecord[][] = [];
+    for (let i = 0; i < records.length; i += MAX_BATCH_WRITE) chunks.push(records.slice(i, i + MAX_BATCH_WRITE));
+    await Promise.all(chunks.map((chunk) => this.write(chunk)));
+  }
+
+  private async write(chunk: NotificationRecord[]): Promise<void> {
+    let requests = chunk.map((record) => ({ PutRequest: { Item: record as unknown as Record<string, unknown> } }));
+    for (let attempt = 0; requests.length > 0; attempt++) {
+      if (attempt > MAX_UNPROCESSED_RETRIES) throw new Error(`${requests.length} notification records were not written (throttled)`);
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+      const result = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
+      requests = (result.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
+    }
+  }
+}

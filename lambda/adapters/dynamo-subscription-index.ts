@@ -1,0 +1,42 @@
+import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailed } from './dynamo-errors';
+import { SUBSCRIPTIONS_BY_EVENT_TYPE_INDEX } from './dynamo-subscription-store';
+import { SubscriptionIndex } from '../core/matching';
+import { SubscriptionPauser } from '../core/processor';
+import { Subscription } from '../core/subscription';
+
+/** The processor's view of the Subscriptions table: Query by pattern (never Scan), and pausing. */
+export class DynamoSubscriptionIndex implements SubscriptionIndex, SubscriptionPauser {
+  constructor(private readonly client: DynamoDBDocumentClient, private readonly tableName: string, private readonly now: () => number = Date.now) {}
+
+  public async byPattern(pattern: string): Promise<Subscription[]> {
+    const items: Subscription[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(new QueryCommand({
+        TableName: this.tableName,
+        IndexName: SUBSCRIPTIONS_BY_EVENT_TYPE_INDEX,
+        KeyConditionExpression: 'eventType = :pattern',
+        ExpressionAttributeValues: { ':pattern': pattern },
+        ExclusiveStartKey: start,
+      }));
+      items.push(...((page.Items ?? []) as Subscription[]));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+
+  public async disable(subscriptionId: string, reason: string): Promise<void> {
+    try {
+      await this.client.send(new UpdateCommand({
+        TableName: this.tableName,
+        Key: { subscriptionId },
+        UpdateExpression: 'SET enabled = :false, pausedReason = :reason, updatedAt = :at',
+        ConditionExpression: 'attribute_exists(subscriptionId)',
+        ExpressionAttributeValues: { ':false': false, ':reason': reason, ':at': new Date(this.now()).toISOString() },
+      }));
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error; // deleted meanwhile: nothing to pause
+    }
+  }
+}

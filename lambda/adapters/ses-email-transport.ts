@@ -1,0 +1,24 @@
+import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
+import { EmailTransport } from '../core/delivery';
+import { EmailContent } from '../core/email-content';
+
+/** Email through SES v2 SendEmail: HTML and text bodies, from the configured identity. */
+export class SesEmailTransport implements EmailTransport {
+  constructor(private readonly client: SESv2Client, private readonly fromAddress: string, private readonly configurationSetName?: string) {}
+
+  public async send(to: string, content: EmailContent): Promise<string> {
+    const result = await this.client.send(new SendEmailCommand({
+      FromEmailAddress: this.fromAddress,
+      Destination: { ToAddresses: [to] },
+      Content: {
+        Simple: {
+          Subject: { Data: content.subject, Charset: 'UTF-8' },
+          Body: { Text: { Data: content.text, Charset: 'UTF-8' }, Html: { Data: content.html, Charset: 'UTF-8' } },
+        },
+      },
+      ...(this.configurationSetName ? { ConfigurationSetName: this.configurationSetName } : {}),
+    }));
+    if (!result.MessageId) throw new Error('SES returned no MessageId');
+    return result.MessageId;
+  }
+}

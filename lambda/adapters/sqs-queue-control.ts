@@ -1,0 +1,33 @@
+import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { QueueControl } from '../core/processor';
+
+/** Retries through the message's visibility timeout; dead-letter copies carry their reason. */
+export class SqsQueueControl implements QueueControl {
+  constructor(
+    private readonly client: SQSClient,
+    private readonly queueUrl: string,
+    private readonly deadLetterQueueUrl: string,
+    private readonly fifo: boolean,
+  ) {}
+
+  public async retryLater(receiptHandle: string, delaySeconds: number): Promise<void> {
+    await this.client.send(new ChangeMessageVisibilityCommand({
+      QueueUrl: this.queueUrl,
+      ReceiptHandle: receiptHandle,
+      VisibilityTimeout: Math.min(43_200, Math.max(0, Math.round(delaySeconds))),
+    }));
+  }
+
+  public async deadLetter(body: string, reason: string, eventId: string | undefined, groupKey: string): Promise<void> {
+    await this.client.send(new SendMessageCommand({
+      QueueUrl: this.deadLetterQueueUrl,
+      MessageBody: body,
+      MessageAttributes: {
+        reason: { DataType: 'String', StringValue: reason || 'unknown' },
+        ...(eventId ? { eventId: { DataType: 'String', StringValue: eventId } } : {}),
+        failedAt: { DataType: 'String', StringValue: new Date().toISOString() },
+      },
+      ...(this.fifo ? { MessageGroupId: groupKey, MessageDeduplicationId: `${eventId ?? 'message'}-${Date.now()}` } : {}),
+    }));
+  }
+}

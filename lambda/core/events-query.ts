@@ -1,0 +1,52 @@
+import { HttpRequest, HttpResponse, jsonResponse } from './http';
+import { isId } from './ids';
+import { NotificationRecord, NotificationStore } from './notification';
+import { HttpProblem } from './problem';
+import { EventStore } from './stored-event';
+
+/** Overall delivery state of an event, derived from its notification records. */
+export function deliveryStatus(records: readonly NotificationRecord[]): string {
+  if (records.length === 0) return 'NO_MATCHING_SUBSCRIPTIONS';
+  if (records.some((r) => r.status === 'PENDING')) return 'IN_PROGRESS';
+  if (records.some((r) => r.status === 'FAILED')) return 'PARTIALLY_FAILED';
+  return 'COMPLETED';
+}
+
+/**
+ * `GET /events/{eventId}`: the event with every notification and attempt. An event published
+ * through the API is visible to the key that published it only.
+ */
+export class EventsQueryService {
+  constructor(private readonly events: EventStore, private readonly notifications: NotificationStore) {}
+
+  public async get(request: HttpRequest): Promise<HttpResponse> {
+    const eventId = request.pathParameters.eventId;
+    if (!isId('evt', eventId)) {
+      throw HttpProblem.badRequest('The event id is not valid.', [{ path: '/path/eventId', message: 'must look like evt_<26-character ULID>' }]);
+    }
+    const event = await this.events.get(eventId);
+    if (!event || (event.publisherKeyId !== undefined && event.publisherKeyId !== request.callerKeyId)) {
+      // Not yet processed (it is on the queue) or not this caller's: the same answer either way.
+      throw HttpProblem.notFound(`No event ${eventId} is stored for this API key (yet: processing takes a moment after the 202).`);
+    }
+    const records = await this.notifications.list(eventId);
+    return jsonResponse(200, {
+      eventId: event.eventId,
+      status: event.status,
+      ...(event.rejection ? { rejection: event.rejection } : {}),
+      receivedAt: event.receivedAt,
+      source: event.source,
+      event: event.event,
+      deliveryStatus: event.status === 'REJECTED' ? 'REJECTED' : deliveryStatus(records),
+      notifications: records.map((r) => ({
+        subscriptionId: r.subscriptionId,
+        notificationId: r.notificationId,
+        channel: r.channel,
+        status: r.status,
+        ...(r.nextAttemptAt ? { nextAttemptAt: r.nextAttemptAt } : {}),
+        ...(r.reason ? { reason: r.reason } : {}),
+        attempts: r.attempts,
+      })),
+    });
+  }
+}

@@ -1,0 +1,58 @@
+import { Severity, severityRank } from './envelope';
+import { Subscription } from './subscription';
+
+/**
+ * The subscription patterns that can match an event type: the type itself, `*`, and every
+ * `prefix.*` above it (`a.b.c` → `a.b.c`, `*`, `a.*`, `a.b.*`). Each is one index key.
+ */
+export function candidatePatterns(eventType: string): string[] {
+  const patterns = [eventType, '*'];
+  const parts = eventType.split('.');
+  for (let i = 1; i < parts.length; i++) patterns.push(parts.slice(0, i).join('.') + '.*');
+  return patterns;
+}
+
+/** Whether a subscription wants an event: its pattern, its minimum severity, not paused. */
+export function subscriptionMatches(subscription: Subscription, eventType: string, severity: Severity): boolean {
+  if (!subscription.enabled) return false;
+  if (severityRank(severity) < severityRank(subscription.severityFilter)) return false;
+  const pattern = subscription.eventType;
+  if (pattern === '*' || pattern === eventType) return true;
+  return pattern.endsWith('.*') && eventType.startsWith(pattern.slice(0, -1));
+}
+
+/** Port: the subscriptions stored under one pattern (the `byEventType` index, all pages). */
+export interface SubscriptionIndex {
+  byPattern(pattern: string): Promise<Subscription[]>;
+}
+
+/**
+ * Finds the subscriptions of an event, caching each pattern's subscriptions in the warm
+ * container for `ttlMs`, so a busy event type costs one Query per TTL, not one per event.
+ */
+export class SubscriptionMatcher {
+  private readonly cache = new Map<string, { expiresAt: number; items: Promise<Subscription[]> }>();
+
+  constructor(private readonly index: SubscriptionIndex, private readonly ttlMs: number, private readonly now: () => number = Date.now) {}
+
+  public async match(eventType: string, severity: Severity): Promise<Subscription[]> {
+    const lists = await Promise.all(candidatePatterns(eventType).map((p) => this.subscriptionsFor(p)));
+    const seen = new Set<string>();
+    return lists.flat().filter((s) => {
+      if (seen.has(s.subscriptionId) || !subscriptionMatches(s, eventType, severity)) return false;
+      seen.add(s.subscriptionId);
+      return true;
+    });
+  }
+
+  private subscriptionsFor(pattern: string): Promise<Subscription[]> {
+    const now = this.now();
+    const cached = this.cache.get(pattern);
+    if (cached && cached.expiresAt > now) return cached.items;
+    const items = this.index.byPattern(pattern);
+    this.cache.set(pattern, { expiresAt: now + this.ttlMs, items });
+    // A failed lookup must not be cached.
+    items.catch(() => this.cache.delete(pattern));
+    return items;
+  }
+}

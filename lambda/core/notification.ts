@@ -1,0 +1,41 @@
+import { Channel } from './subscription';
+
+export const NOTIFICATION_STATUSES = ['PENDING', 'DELIVERED', 'FAILED', 'SKIPPED'] as const;
+export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
+
+/** One delivery attempt, as recorded. */
+export interface Attempt {
+  /** ISO-8601 start of the attempt. */
+  readonly at: string;
+  readonly outcome: 'DELIVERED' | 'FAILED';
+  readonly httpStatus?: number;
+  /** SES message id of a sent email. */
+  readonly messageId?: string;
+  readonly latencyMs: number;
+  readonly error?: string;
+}
+
+/** One (event, subscription) pair: an item of the Notifications table. */
+export interface NotificationRecord {
+  readonly eventId: string;
+  readonly subscriptionId: string;
+  /** Stable across retries; sent as `webhook-id` so receivers can deduplicate. */
+  readonly notificationId: string;
+  readonly channel: Channel;
+  readonly status: NotificationStatus;
+  readonly attempts: readonly Attempt[];
+  /** Attempts before the current schedule began (a redrive restarts the schedule). */
+  readonly scheduleStart?: number;
+  /** ISO-8601 time of the next attempt while PENDING. */
+  readonly nextAttemptAt?: string;
+  readonly reason?: string;
+  /** Epoch seconds: DynamoDB TTL. */
+  readonly expiresAt: number;
+}
+
+/** Port: the Notifications table. */
+export interface NotificationStore {
+  list(eventId: string): Promise<NotificationRecord[]>;
+  /** Writes the records (whole items), in as few requests as the store allows. */
+  saveAll(records: readonly NotificationRecord[]): Promise<void>;
+}

@@ -1,0 +1,268 @@
+import { ConcurrencyLimit } from './concurrency';
+import {
+  DeliveryResult, EmailTransport, judgeWebhookError, judgeWebhookResponse, signedWebhookHeaders, webhookBody,
+  WebhookTransport,
+} from './delivery';
+import { renderEmail } from './email-content';
+import { deterministicId } from './ids';
+import { SubscriptionMatcher } from './matching';
+import { Attempt, NotificationRecord, NotificationStore } from './notification';
+import { parseQueueMessage, QueueRecord } from './queue-message';
+import { QueuedEvent } from './queued-event';
+import { nextDelaySeconds } from './retry-policy';
+import { SchemaValidator } from './schema-validator';
+import { EventStore, StoredEvent } from './stored-event';
+import { Subscription } from './subscription';
+
+/** Port: what the processor may do with its queue messages besides acknowledging them. */
+export interface QueueControl {
+  /** Hides the message for `delaySeconds`; it comes back for the next attempt. */
+  retryLater(receiptHandle: string, delaySeconds: number): Promise<void>;
+  /** Copies a message body to the dead-letter queue with the reason attached. */
+  deadLetter(body: string, reason: string, eventId: string | undefined, groupKey: string): Promise<void>;
+}
+
+/** Port: pausing a subscription whose receiver answered 410 Gone. */
+export interface SubscriptionPauser {
+  disable(subscriptionId: string, reason: string): Promise<void>;
+}
+
+/** Port: counters (CloudWatch EMF in AWS). */
+export interface ProcessorMetrics {
+  count(name: 'EventsAccepted' | 'EventsRejected' | 'DeliveriesSucceeded' | 'DeliveriesFailed' | 'DeliveriesRetried', value: number, channel?: string): void;
+}
+
+/** Port: structured logs (ids only, never secrets or bodies). */
+export interface ProcessorLog {
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+}
+
+export interface ProcessorConfig {
+  /** Delay before each attempt, seconds; index 0 is the first attempt. */
+  readonly retryScheduleSeconds: readonly number[];
+  readonly webhookTimeoutMs: number;
+  readonly retentionSeconds: number;
+  /** Deliveries in flight at once across a batch. */
+  readonly maxConcurrentDeliveries: number;
+}
+
+export interface ProcessorDependencies {
+  readonly events: EventStore;
+  readonly notifications: NotificationStore;
+  readonly matcher: SubscriptionMatcher;
+  readonly schemas: SchemaValidator;
+  readonly webhooks: WebhookTransport;
+  /** Absent when the email channel is off: email notifications are then FAILED with that reason. */
+  readonly email?: EmailTransport;
+  readonly queue: QueueControl;
+  readonly pauser: SubscriptionPauser;
+  readonly metrics: ProcessorMetrics;
+  readonly log: ProcessorLog;
+  readonly now?: () => number;
+  readonly random?: () => number;
+}
+
+/** Attempts kept on a notification record (the schedule has at most 20 steps). */
+const MAX_KEPT_ATTEMPTS = 30;
+
+/** Thrown for a record that must come back later (its visibility was already set). */
+export class RetryLaterError extends Error {
+  constructor(public readonly eventId: string, public readonly delaySeconds: number) {
+    super(`event ${eventId}: notifications pending, next attempt in ${delaySeconds} s`);
+    this.name = 'RetryLaterError';
+  }
+}
+
+/**
+ * The processor's work for one queue message (DESIGN §4–§6): deep validation, idempotent
+ * storage, matching, concurrent delivery, records of every attempt, retries on the schedule,
+ * and the dead-letter queue for what cannot be delivered.
+ */
+export class EventProcessor {
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly limit: ConcurrencyLimit;
+
+  constructor(private readonly deps: ProcessorDependencies, private readonly config: ProcessorConfig) {
+    this.now = deps.now ?? Date.now;
+    this.random = deps.random ?? Math.random;
+    this.limit = new ConcurrencyLimit(config.maxConcurrentDeliveries);
+  }
+
+  /** Resolves when the message is done with (delete it); throws to keep it on the queue. */
+  public async process(record: QueueRecord): Promise<void> {
+    const parsed = parseQueueMessage(record);
+    if (!parsed.ok) return this.reject(record, parsed.reasons, parsed.eventId, parsed.partial);
+    const { message, redrive } = parsed;
+    const schemaProblems = this.deps.schemas.validate(message.event.eventType, message.event);
+    if (schemaProblems.length > 0) return this.reject(record, schemaProblems, message.eventId, message);
+
+    const event = this.stored(message, 'ACCEPTED');
+    const created = await this.deps.events.putIfAbsent(event);
+    if (created) this.deps.metrics.count('EventsAccepted', 1);
+    // A new event has no records yet; a repeat or retry reads them so nothing is sent twice.
+    const existing = created ? [] : await this.deps.notifications.list(event.eventId);
+    const records = new Map(existing.map((r) => [r.subscriptionId, r]));
+
+    const subscriptions = await this.deps.matcher.match(event.event.eventType, event.event.severity);
+    const nowMs = this.now();
+    const due = subscriptions.filter((s) => isDue(records.get(s.subscriptionId), nowMs, redrive));
+    const results = await Promise.all(due.map((s) => this.limit.run(() => this.deliver(event, s, records.get(s.subscriptionId), redrive))));
+    if (results.length > 0) await this.deps.notifications.saveAll(results.map((r) => r.record));
+
+    for (const { record: r, subscription } of results) {
+      this.deps.log.info('Notification attempt', {
+        eventId: r.eventId,
+        subscriptionId: r.subscriptionId,
+        channel: r.channel,
+        status: r.status,
+        attempt: r.attempts.length,
+        httpStatus: r.attempts[r.attempts.length - 1]?.httpStatus,
+      });
+      if (r.status === 'DELIVERED') this.deps.metrics.count('DeliveriesSucceeded', 1, subscription.channel);
+      if (r.status === 'PENDING') this.deps.metrics.count('DeliveriesRetried', 1, subscription.channel);
+      if (r.status === 'FAILED') this.deps.metrics.count('DeliveriesFailed', 1, subscription.channel);
+    }
+    await this.pauseGone(results);
+
+    const failed = results.filter((r) => r.record.status === 'FAILED');
+    if (failed.length > 0) {
+      const reason = failed.map((f) => `${f.record.subscriptionId}: ${f.record.reason ?? 'failed'}`).join('; ');
+      await this.deps.queue.deadLetter(redriveBody(message), `delivery failed: ${reason}`.slice(0, 1000), event.eventId, groupKeyOf(message));
+    }
+
+    const pending = [...records.values(), ...results.map((r) => r.record)]
+      .filter((r) => r.status === 'PENDING')
+      .reduce((m, r) => m.set(r.subscriptionId, r), new Map<string, NotificationRecord>());
+    if (pending.size > 0) {
+      const wakeAt = Math.min(...[...pending.values()].map((r) => Date.parse(r.nextAttemptAt ?? new Date(nowMs).toISOString())));
+      const delay = Math.max(0, Math.ceil((wakeAt - this.now()) / 1000));
+      await this.deps.queue.retryLater(record.receiptHandle, delay);
+      throw new RetryLaterError(event.eventId, delay);
+    }
+  }
+
+  private async reject(record: QueueRecord, reasons: string[], eventId: string | undefined, message?: Omit<QueuedEvent, 'event'> & { event: unknown }): Promise<void> {
+    this.deps.metrics.count('EventsRejected', 1);
+    this.deps.log.warn('Event rejected by deep validation', { eventId, messageId: record.messageId, reasons });
+    if (message && eventId) {
+      await this.deps.events.putRejected({ ...this.stored(message as QueuedEvent, 'REJECTED'), rejection: reasons });
+    }
+    const body = message ? redriveBody(message) : record.body;
+    const groupKey = message ? groupKeyOf(message) : 'rejected';
+    await this.deps.queue.deadLetter(body, `rejected: ${reasons.join('; ')}`.slice(0, 1000), eventId, groupKey);
+  }
+
+  private stored(message: QueuedEvent, status: StoredEvent['status']): StoredEvent {
+    const eventType = typeof message.event?.eventType === 'string' ? message.event.eventType : 'unknown';
+    return {
+      eventId: message.eventId,
+      event: message.event,
+      eventType,
+      receivedAt: message.receivedAt,
+      source: message.source,
+      ...(message.publisherKeyId ? { publisherKeyId: message.publisherKeyId } : {}),
+      status,
+      expiresAt: Math.floor(this.now() / 1000) + this.config.retentionSeconds,
+    };
+  }
+
+  private async deliver(event: StoredEvent, subscription: Subscription, previous: NotificationRecord | undefined, redrive: boolean) {
+    const startedMs = this.now();
+    const notificationId = previous?.notificationId
+      ?? deterministicId('ntf', Date.parse(event.receivedAt), `${event.eventId}/${subscription.subscriptionId}`);
+    const result = subscription.channel === 'WEBHOOK'
+      ? await this.sendWebhook(event, subscription, notificationId, startedMs)
+      : await this.sendEmail(event, subscription);
+    const latencyMs = Math.max(0, this.now() - startedMs);
+    const attempt: Attempt = {
+      at: new Date(startedMs).toISOString(),
+      outcome: result.ok ? 'DELIVERED' : 'FAILED',
+      ...(result.httpStatus !== undefined ? { httpStatus: result.httpStatus } : {}),
+      ...(result.messageId !== undefined ? { messageId: result.messageId } : {}),
+      latencyMs,
+      ...(result.error ? { error: result.error } : {}),
+    };
+    // A redrive after a fix starts a fresh schedule for notifications that had failed for good;
+    // the earlier attempts stay on record (the latest MAX_KEPT_ATTEMPTS of them).
+    const restart = redrive && previous?.status === 'FAILED';
+    const all = [...(previous?.attempts ?? []), attempt];
+    const dropped = Math.max(0, all.length - MAX_KEPT_ATTEMPTS);
+    const attempts = all.slice(dropped);
+    const scheduleStart = Math.max(0, (restart ? all.length - 1 : previous?.scheduleStart ?? 0) - dropped);
+    const base = {
+      eventId: event.eventId,
+      subscriptionId: subscription.subscriptionId,
+      notificationId,
+      channel: subscription.channel,
+      attempts,
+      ...(scheduleStart > 0 ? { scheduleStart } : {}),
+      expiresAt: event.expiresAt,
+    };
+    let record: NotificationRecord;
+    if (result.ok) {
+      record = { ...base, status: 'DELIVERED' };
+    } else {
+      const delay = result.retryable
+        ? nextDelaySeconds(this.config.retryScheduleSeconds, attempts.length - scheduleStart, result.retryAfterSeconds, this.random)
+        : undefined;
+      record = delay === undefined
+        ? { ...base, status: 'FAILED', reason: result.error ?? 'failed' }
+        : { ...base, status: 'PENDING', nextAttemptAt: new Date(this.now() + delay * 1000).toISOString(), reason: result.error };
+    }
+    return { record, subscription, result };
+  }
+
+  private async sendWebhook(event: StoredEvent, subscription: Subscription, notificationId: string, nowMs: number): Promise<DeliveryResult> {
+    if (!subscription.secret) return { ok: false, retryable: false, error: 'subscription has no signing secret' };
+    const body = webhookBody(event);
+    try {
+      const response = await this.deps.webhooks.post({
+        url: subscription.target,
+        headers: signedWebhookHeaders(subscription.secret, notificationId, new Date(nowMs), body),
+        body,
+        timeoutMs: this.config.webhookTimeoutMs,
+      });
+      return judgeWebhookResponse(response, this.now());
+    } catch (error) {
+      return judgeWebhookError(error);
+    }
+  }
+
+  private async sendEmail(event: StoredEvent, subscription: Subscription): Promise<DeliveryResult> {
+    if (!this.deps.email) return { ok: false, retryable: false, error: 'the email channel is not enabled for this deployment' };
+    try {
+      const messageId = await this.deps.email.send(subscription.target, renderEmail(event));
+      return { ok: true, retryable: false, messageId };
+    } catch (error) {
+      const permanent = error instanceof Error && ['MessageRejected', 'MailFromDomainNotVerifiedException', 'BadRequestException', 'NotFoundException'].includes(error.name);
+      return { ok: false, retryable: !permanent, error: error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 300) : String(error) };
+    }
+  }
+
+  private async pauseGone(results: { record: NotificationRecord; result: DeliveryResult }[]): Promise<void> {
+    await Promise.all(results.filter((r) => r.result.disableSubscription).map(async ({ record }) => {
+      await this.deps.pauser.disable(record.subscriptionId, 'receiver answered 410 Gone');
+      this.deps.log.warn('Subscription paused: receiver answered 410 Gone', { subscriptionId: record.subscriptionId });
+    }));
+  }
+}
+
+/** Whether a subscription gets an attempt now: new, or pending and due (or failed, on a redrive). */
+function isDue(record: NotificationRecord | undefined, nowMs: number, redrive: boolean): boolean {
+  if (!record) return true;
+  if (record.status === 'PENDING') return record.nextAttemptAt === undefined || Date.parse(record.nextAttemptAt) <= nowMs + 1000;
+  return redrive && record.status === 'FAILED';
+}
+
+/** The body of a dead-letter copy: the message, marked so a redrive retries failed notifications. */
+function redriveBody(message: Omit<QueuedEvent, 'event'> & { event: unknown }): string {
+  return JSON.stringify({ ...message, redrive: true });
+}
+
+function groupKeyOf(message: Omit<QueuedEvent, 'event'> & { event: unknown }): string {
+  const event = message.event as { orderingKey?: unknown; eventType?: unknown } | undefined;
+  const key = event?.orderingKey ?? event?.eventType;
+  return typeof key === 'string' && key.length > 0 ? key : 'unknown';
+}
