@@ -80,6 +80,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
   gitignore: ['/assets/', '/dist-code/', '/cdk.out/', '/test/**/cdk.out/', '.ens-data/'],
 });
 
+// unrs-resolver 1.13.0 (through eslint-import-resolver-typescript) lists platform bindings the
+// npm registry mirror here does not serve, which leaves package-lock.json unable to `npm ci`.
+project.package.addField('overrides', { 'unrs-resolver': '1.12.2' });
+
 // The npm tarball ships lib/ and assets/ (prebuilt handlers), not the handler sources.
 project.npmignore?.exclude('/lambda/', '/local/', '/bench/', '/dist-code/', '/tsconfig.dev.json', '/.ci/', '/cdk.out/');
 
