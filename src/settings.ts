@@ -27,7 +27,7 @@ export interface ServiceSettings {
   readonly alarmEmail?: string;
   readonly eventSchemasJson?: string;
   readonly retryScheduleSeconds: number[];
-  /** Receives before SQS moves a message to the DLQ: every scheduled attempt plus two spare. */
+  /** Receives before SQS moves a message to the DLQ: every scheduled attempt plus five spare (crashes, rounds deferred near the time limit). */
   readonly maxReceiveCount: number;
   readonly maxEventSizeBytes: number;
   readonly retention: Duration;
@@ -137,7 +137,7 @@ export function resolveSettings(props: EventNotificationServiceProps): ServiceSe
     alarmEmail,
     eventSchemasJson,
     retryScheduleSeconds,
-    maxReceiveCount: schedule.length + 2,
+    maxReceiveCount: schedule.length + 5,
     maxEventSizeBytes,
     retention,
     throttle,

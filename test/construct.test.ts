@@ -150,7 +150,7 @@ describe('EventNotificationService with default props', () => {
     test('events queue: KMS with the service key, DLQ redrive after 10 receives, 360 s visibility, 14 days, 1 MiB', () => {
       s.template.hasResourceProperties('AWS::SQS::Queue', {
         KmsMasterKeyId: arnOf(s.stack, s.svc.encryptionKey),
-        RedrivePolicy: Match.objectEquals({ deadLetterTargetArn: arnOf(s.stack, s.svc.deadLetterQueue), maxReceiveCount: 10 }),
+        RedrivePolicy: Match.objectEquals({ deadLetterTargetArn: arnOf(s.stack, s.svc.deadLetterQueue), maxReceiveCount: 13 }),
         VisibilityTimeout: 360,
         MessageRetentionPeriod: 14 * 24 * 3600,
         MaximumMessageSize: 1024 * 1024,
@@ -574,7 +574,7 @@ describe('options', () => {
         FifoQueue: true,
         DeduplicationScope: 'messageGroup',
         FifoThroughputLimit: 'perMessageGroupId',
-        RedrivePolicy: { deadLetterTargetArn: arnOf(s.stack, s.svc.deadLetterQueue), maxReceiveCount: 10 },
+        RedrivePolicy: { deadLetterTargetArn: arnOf(s.stack, s.svc.deadLetterQueue), maxReceiveCount: 13 },
       }));
       const dlq = s.template.toJSON().Resources[logicalId(s.stack, s.svc.deadLetterQueue)].Properties;
       expect(dlq.FifoQueue).toBe(true);
@@ -636,7 +636,7 @@ describe('options', () => {
     });
   });
 
-  test('retrySchedule sets maxReceiveCount (length + 2) and the processor schedule; webhook timeout sets visibility (6 x processor timeout)', () => {
+  test('retrySchedule sets maxReceiveCount (length + 5) and the processor schedule; webhook timeout sets visibility (6 x processor timeout)', () => {
     const s = synth({
       retrySchedule: [Duration.seconds(0), Duration.minutes(1), Duration.hours(1)],
       webhook: { timeout: Duration.seconds(60) },
@@ -652,7 +652,7 @@ describe('options', () => {
     }));
     expect(functionProps(s, s.svc.ingestFunction).Environment.Variables.MAX_EVENT_SIZE_BYTES).toBe(String(64 * 1024));
     s.template.hasResourceProperties('AWS::SQS::Queue', {
-      RedrivePolicy: { maxReceiveCount: 5 },
+      RedrivePolicy: { maxReceiveCount: 8 },
       VisibilityTimeout: 900,
     });
   });
@@ -694,7 +694,7 @@ describe('options', () => {
     template.resourceCountIs('AWS::SQS::Queue', 2); // the events queue and MyDlq
     expect(svc.deadLetterQueue).toBe(dlq);
     template.hasResourceProperties('AWS::SQS::Queue', {
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(stack, dlq), 'Arn'] }, maxReceiveCount: 10 },
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(stack, dlq), 'Arn'] }, maxReceiveCount: 13 },
     });
   });
 

@@ -170,3 +170,13 @@ describe('valid edge values are accepted', () => {
     expect(() => build({}, 'standard')).not.toThrow();
   });
 });
+
+describe('subscriptionCacheTtl', () => {
+  test.each([Duration.minutes(6), Duration.hours(1)])('%s is rejected', (subscriptionCacheTtl) => {
+    expect(() => build({ subscriptionCacheTtl })).toThrow(/subscriptionCacheTtl must be between 0 and 5 minutes/);
+  });
+
+  test.each([Duration.seconds(0), Duration.seconds(30), Duration.minutes(5)])('%s is accepted', (subscriptionCacheTtl) => {
+    expect(() => build({ subscriptionCacheTtl })).not.toThrow();
+  });
+});

@@ -1,6 +1,6 @@
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailed } from './dynamo-errors';
-import { EventStore, StoredEvent } from '../core/stored-event';
+import { EventNotStorableError, EventStore, StoredEvent } from '../core/stored-event';
 
 /** The Events table. Writes are conditional: an SQS redelivery never stores an event twice. */
 export class DynamoEventStore implements EventStore {
@@ -31,6 +31,10 @@ export class DynamoEventStore implements EventStore {
       return true;
     } catch (error) {
       if (isConditionFailed(error)) return false;
+      // DynamoDB's answer for an item it can never store (size, nesting), as opposed to throttling.
+      if (error instanceof Error && error.name === 'ValidationException') {
+        throw new EventNotStorableError(`the event cannot be stored: ${error.message}`);
+      }
       throw error;
     }
   }

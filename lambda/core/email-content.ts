@@ -16,7 +16,9 @@ export function escapeHtml(value: string): string {
 export function subjectLine(severity: string, title: string): string {
   const clean = title.replace(/[\r\n\t]+/g, ' ').replace(/[\u0000-\u001f\u007f]/g, '').trim();
   const subject = `[${severity}] ${clean}`;
-  return subject.length > 200 ? subject.slice(0, 199) + '…' : subject;
+  // Cut by code points, so a character outside the BMP (an emoji) is never split in half.
+  const chars = Array.from(subject);
+  return chars.length > 200 ? chars.slice(0, 199).join('') + '…' : subject;
 }
 
 /** The notification email of an event. Every user-supplied value is escaped in the HTML part. */

@@ -11,7 +11,7 @@ import { parseQueueMessage, QueueRecord } from './queue-message';
 import { QueuedEvent } from './queued-event';
 import { nextDelaySeconds } from './retry-policy';
 import { SchemaValidator } from './schema-validator';
-import { EventStore, StoredEvent } from './stored-event';
+import { EventNotStorableError, EventStore, StoredEvent } from './stored-event';
 import { Subscription } from './subscription';
 
 /** Port: what the processor may do with its queue messages besides acknowledging them. */
@@ -63,6 +63,9 @@ export interface ProcessorDependencies {
   readonly random?: () => number;
 }
 
+/** Time kept free before the function's deadline, beyond one webhook time-out. */
+const DEADLINE_MARGIN_MS = 3000;
+
 /** Attempts kept on a notification record (the schedule has at most 20 steps). */
 const MAX_KEPT_ATTEMPTS = 30;
 
@@ -90,8 +93,12 @@ export class EventProcessor {
     this.limit = new ConcurrencyLimit(config.maxConcurrentDeliveries);
   }
 
-  /** Resolves when the message is done with (delete it); throws to keep it on the queue. */
-  public async process(record: QueueRecord): Promise<void> {
+  /**
+   * Resolves when the message is done with (delete it); throws to keep it on the queue.
+   * `deadlineMs` is when the function will be stopped: no delivery starts that could not finish
+   * before it; those wait for the next round instead of being cut off mid-request.
+   */
+  public async process(record: QueueRecord, deadlineMs: number = Number.POSITIVE_INFINITY): Promise<void> {
     const parsed = parseQueueMessage(record);
     if (!parsed.ok) return this.reject(record, parsed.reasons, parsed.eventId, parsed.partial);
     const { message, redrive } = parsed;
@@ -99,17 +106,35 @@ export class EventProcessor {
     if (schemaProblems.length > 0) return this.reject(record, schemaProblems, message.eventId, message);
 
     const event = this.stored(message, 'ACCEPTED');
-    const created = await this.deps.events.putIfAbsent(event);
+    let created: boolean;
+    try {
+      created = await this.deps.events.putIfAbsent(event);
+    } catch (error) {
+      // Retrying cannot help an event the table refuses (e.g. over DynamoDB's 400 KB item limit).
+      if (error instanceof EventNotStorableError) return this.reject(record, [error.message], message.eventId, message, false);
+      throw error;
+    }
     if (created) this.deps.metrics.count('EventsAccepted', 1);
     // A new event has no records yet; a repeat or retry reads them so nothing is sent twice.
     const existing = created ? [] : await this.deps.notifications.list(event.eventId);
     const records = new Map(existing.map((r) => [r.subscriptionId, r]));
 
     const subscriptions = await this.deps.matcher.match(event.event.eventType, event.event.severity);
-    const nowMs = this.now();
-    const due = subscriptions.filter((s) => isDue(records.get(s.subscriptionId), nowMs, redrive));
-    const results = await Promise.all(due.map((s) => this.limit.run(() => this.deliver(event, s, records.get(s.subscriptionId), redrive))));
-    if (results.length > 0) await this.deps.notifications.saveAll(results.map((r) => r.record));
+    const matched = new Set(subscriptions.map((s) => s.subscriptionId));
+    const due = subscriptions.filter((s) => isDue(records.get(s.subscriptionId), redrive));
+    const outcomes = await Promise.all(due.map((s) => this.limit.run(async () => {
+      // Not enough time left for a whole request: leave it for the next round.
+      if (this.now() + this.config.webhookTimeoutMs + DEADLINE_MARGIN_MS > deadlineMs) return undefined;
+      return this.deliver(event, s, records.get(s.subscriptionId), redrive);
+    })));
+    const results = outcomes.filter((r): r is NonNullable<typeof r> => r !== undefined);
+    const deferred = outcomes.length - results.length;
+    // Pending notifications whose subscription was deleted or paused meanwhile end here.
+    const skipped: NotificationRecord[] = [...records.values()]
+      .filter((r) => r.status === 'PENDING' && !matched.has(r.subscriptionId))
+      .map(({ nextAttemptAt: _next, ...r }) => ({ ...r, status: 'SKIPPED', reason: 'subscription deleted, paused or no longer matching' }));
+    const changed = [...results.map((r) => r.record), ...skipped];
+    if (changed.length > 0) await this.deps.notifications.saveAll(changed);
 
     for (const { record: r, subscription } of results) {
       this.deps.log.info('Notification attempt', {
@@ -132,21 +157,28 @@ export class EventProcessor {
       await this.deps.queue.deadLetter(redriveBody(message), `delivery failed: ${reason}`.slice(0, 1000), event.eventId, groupKeyOf(message));
     }
 
-    const pending = [...records.values(), ...results.map((r) => r.record)]
-      .filter((r) => r.status === 'PENDING')
-      .reduce((m, r) => m.set(r.subscriptionId, r), new Map<string, NotificationRecord>());
-    if (pending.size > 0) {
-      const wakeAt = Math.min(...[...pending.values()].map((r) => Date.parse(r.nextAttemptAt ?? new Date(nowMs).toISOString())));
+    // The latest state of each record decides: a stored PENDING record that this attempt
+    // delivered (or failed for good) no longer keeps the message on the queue.
+    const latest = new Map<string, NotificationRecord>(records);
+    for (const r of changed) latest.set(r.subscriptionId, r);
+    const pending = [...latest.values()].filter((r) => r.status === 'PENDING');
+    if (pending.length > 0 || deferred > 0) {
+      // One round serves every pending notification, so the message comes back once per step
+      // of the schedule: at the latest time any of them asked for (jitter, Retry-After).
+      const wakeAt = Math.max(this.now() + (deferred > 0 ? 1000 : 0), ...pending.map((r) => Date.parse(r.nextAttemptAt ?? '') || 0));
       const delay = Math.max(0, Math.ceil((wakeAt - this.now()) / 1000));
       await this.deps.queue.retryLater(record.receiptHandle, delay);
       throw new RetryLaterError(event.eventId, delay);
     }
   }
 
-  private async reject(record: QueueRecord, reasons: string[], eventId: string | undefined, message?: Omit<QueuedEvent, 'event'> & { event: unknown }): Promise<void> {
+  private async reject(
+    record: QueueRecord, reasons: string[], eventId: string | undefined,
+    message?: Omit<QueuedEvent, 'event'> & { event: unknown }, store = true,
+  ): Promise<void> {
     this.deps.metrics.count('EventsRejected', 1);
-    this.deps.log.warn('Event rejected by deep validation', { eventId, messageId: record.messageId, reasons });
-    if (message && eventId) {
+    this.deps.log.warn('Event rejected', { eventId, messageId: record.messageId, reasons });
+    if (message && eventId && store) {
       await this.deps.events.putRejected({ ...this.stored(message as QueuedEvent, 'REJECTED'), rejection: reasons });
     }
     const body = message ? redriveBody(message) : record.body;
@@ -164,7 +196,8 @@ export class EventProcessor {
       source: message.source,
       ...(message.publisherKeyId ? { publisherKeyId: message.publisherKeyId } : {}),
       status,
-      expiresAt: Math.floor(this.now() / 1000) + this.config.retentionSeconds,
+      // From the time it was received, so every run computes the same expiry.
+      expiresAt: Math.floor(Date.parse(message.receivedAt) / 1000) + this.config.retentionSeconds,
     };
   }
 
@@ -249,10 +282,9 @@ export class EventProcessor {
   }
 }
 
-/** Whether a subscription gets an attempt now: new, or pending and due (or failed, on a redrive). */
-function isDue(record: NotificationRecord | undefined, nowMs: number, redrive: boolean): boolean {
-  if (!record) return true;
-  if (record.status === 'PENDING') return record.nextAttemptAt === undefined || Date.parse(record.nextAttemptAt) <= nowMs + 1000;
+/** Whether a subscription gets an attempt this round: new or pending (or failed, on a redrive). */
+function isDue(record: NotificationRecord | undefined, redrive: boolean): boolean {
+  if (!record || record.status === 'PENDING') return true;
   return redrive && record.status === 'FAILED';
 }
 

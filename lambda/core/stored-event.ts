@@ -30,3 +30,11 @@ export interface EventStore {
   putRejected(event: StoredEvent): Promise<void>;
   get(eventId: string): Promise<StoredEvent | undefined>;
 }
+
+/** The store refuses the event itself (too large, too deep): retrying cannot help. */
+export class EventNotStorableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EventNotStorableError';
+  }
+}

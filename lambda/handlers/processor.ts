@@ -55,7 +55,7 @@ const processor = new EventProcessor({
 // FIFO: a failed record stops the rest of the batch, so its message group stays in order.
 const batch = config.QUEUE_FIFO ? new SqsFifoPartialProcessor() : new BatchProcessor(EventType.SQS);
 
-async function handleRecord(record: SQSRecord): Promise<void> {
+async function handleRecord(record: SQSRecord, context: Context): Promise<void> {
   try {
     await processor.process({
       messageId: record.messageId,
@@ -63,7 +63,7 @@ async function handleRecord(record: SQSRecord): Promise<void> {
       receiveCount: Number(record.attributes.ApproximateReceiveCount ?? '1'),
       receiptHandle: record.receiptHandle,
       sentTimestampMs: Number(record.attributes.SentTimestamp ?? Date.now()),
-    });
+    }, Date.now() + context.getRemainingTimeInMillis());
   } catch (error) {
     if (error instanceof RetryLaterError) {
       logger.info('Retry scheduled', { eventId: error.eventId, delaySeconds: error.delaySeconds });
@@ -79,7 +79,10 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
   try {
     // A batch whose every record is waiting for a retry is normal, not a function error: it must
     // not count towards the ProcessorErrors alarm.
-    return await processPartialResponse(event, handleRecord, batch, { context, throwOnFullBatchFailure: false });
+    return await processPartialResponse(event, (record: SQSRecord) => handleRecord(record, context), batch, {
+      context,
+      throwOnFullBatchFailure: false,
+    });
   } finally {
     metrics.publishStoredMetrics();
   }

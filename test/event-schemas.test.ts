@@ -1,0 +1,51 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import { JsonSchemaValidator } from '../lambda/core/schema-validator';
+import { EventNotificationService } from '../src';
+import { toStandardJsonSchema } from '../src/settings';
+
+/** eventSchemas travel from CDK's JsonSchema spelling to the processor's standard JSON Schema. */
+describe('eventSchemas', () => {
+  const deploySchema: apigateway.JsonSchema = {
+    schema: apigateway.JsonSchemaVersion.DRAFT4,
+    type: apigateway.JsonSchemaType.OBJECT,
+    required: ['details'],
+    definitions: { version: { type: apigateway.JsonSchemaType.STRING, pattern: '^v\\d+$' } },
+    properties: {
+      // a property literally named "ref" and "schema": user names, never keywords
+      ref: { type: apigateway.JsonSchemaType.STRING },
+      schema: { type: apigateway.JsonSchemaType.STRING },
+      details: {
+        type: apigateway.JsonSchemaType.OBJECT,
+        required: ['version'],
+        properties: { version: { ref: '#/definitions/version' } },
+      },
+    },
+  };
+
+  test('maps schema/ref to $schema/$ref, but not user-defined property names', () => {
+    const mapped = toStandardJsonSchema(deploySchema) as Record<string, any>;
+    expect(mapped.$schema).toBe('http://json-schema.org/draft-04/schema#');
+    expect(mapped.schema).toBeUndefined();
+    expect(mapped.properties.ref).toEqual({ type: 'string' });
+    expect(mapped.properties.schema).toEqual({ type: 'string' });
+    expect(mapped.properties.details.properties.version).toEqual({ $ref: '#/definitions/version' });
+  });
+
+  test('the processor environment carries the mapped schemas, and they validate as intended', () => {
+    const app = new App();
+    const stack = new Stack(app, 'SchemaStack');
+    const svc = new EventNotificationService(stack, 'Svc', { eventSchemas: { 'deploy.finished': deploySchema } });
+    const template = Template.fromStack(stack);
+    const functions = template.findResources('AWS::Lambda::Function');
+    const processorId = stack.getLogicalId(svc.processorFunction.node.defaultChild as any);
+    const schemas = JSON.parse(functions[processorId].Properties.Environment.Variables.EVENT_SCHEMAS);
+    const validator = new JsonSchemaValidator(schemas);
+    const base = { eventType: 'deploy.finished', severity: 'LOW', title: 't' };
+    expect(validator.validate('deploy.finished', { ...base, details: { version: 'v12' } })).toEqual([]);
+    expect(validator.validate('deploy.finished', { ...base, details: { version: 'twelve' } }).join()).toMatch(/pattern/);
+    expect(validator.validate('deploy.finished', base).join()).toMatch(/details/);
+    expect(validator.validate('other.type', base)).toEqual([]);
+  });
+});
