@@ -115,6 +115,16 @@ const bundle = project.addTask('bundle:handlers', {
 project.preCompileTask.spawn(bundle);
 project.testTask.prependSpawn(bundle);
 
+// The local runtime (DESIGN §8): the same bundles, local DynamoDB, SES and queue.
+project.addTask('dev', {
+  description: 'Run the whole service on 127.0.0.1 (npm run dev -- --port 3000 --api-key KEY)',
+  steps: [{ spawn: bundle.name }, { exec: 'ts-node --transpile-only local/dev.ts', receiveArgs: true }],
+});
+project.addTask('demo', {
+  description: 'Run the whole flow once on the local runtime and print a report (exits non-zero if anything expected did not happen)',
+  steps: [{ spawn: bundle.name }, { exec: 'ts-node --transpile-only local/demo.ts' }],
+});
+
 project.addTask('test:update-snapshots', {
   description: 'Update jest snapshots on purpose (the build never does)',
   steps: [{ spawn: bundle.name }, { exec: 'jest --updateSnapshot --passWithNoTests' }],

@@ -1,4 +1,5 @@
 import { WebhookRequest, WebhookResponse, WebhookTransport } from '../lambda/core/delivery';
+import { deliveryStatus } from '../lambda/core/events-query';
 import { newId } from '../lambda/core/ids';
 import { SubscriptionIndex, SubscriptionMatcher } from '../lambda/core/matching';
 import { NotificationRecord, NotificationStore } from '../lambda/core/notification';
@@ -151,5 +152,30 @@ describe('processor rounds', () => {
     expect(f.calls).toHaveLength(6);
     expect(new Set(f.calls.map((c) => c.url)).size).toBe(6);
     expect(clock).toBe(6);
+  });
+});
+
+describe('deliveryStatus', () => {
+  const record = (status: NotificationRecord['status']): NotificationRecord => ({
+    eventId: EVENT_ID, subscriptionId: `sub_${status}`, notificationId: 'ntf_x', channel: 'WEBHOOK', status, attempts: [], expiresAt: 0,
+  });
+
+  test('an event that matched nothing is NO_MATCHING_SUBSCRIPTIONS; one whose records are not written yet is IN_PROGRESS', () => {
+    expect(deliveryStatus([], 0)).toBe('NO_MATCHING_SUBSCRIPTIONS');
+    expect(deliveryStatus([], 2)).toBe('IN_PROGRESS');
+    expect(deliveryStatus([], undefined)).toBe('IN_PROGRESS');
+    expect(deliveryStatus([record('DELIVERED')], 2)).toBe('IN_PROGRESS');
+    expect(deliveryStatus([record('DELIVERED'), record('PENDING')], 2)).toBe('IN_PROGRESS');
+    expect(deliveryStatus([record('DELIVERED'), record('FAILED')], 2)).toBe('PARTIALLY_FAILED');
+    expect(deliveryStatus([record('DELIVERED'), record('SKIPPED')], 2)).toBe('COMPLETED');
+  });
+
+  test('the stored event records how many subscriptions it matched', async () => {
+    const f = new Fakes();
+    f.subscribe(1);
+    f.subscribe(2);
+    f.subscribe(3, 'other.type');
+    await f.processor().run(message(1));
+    expect(f.events.get(EVENT_ID)?.matchedSubscriptions).toBe(2);
   });
 });

@@ -4,9 +4,11 @@ import { NotificationRecord, NotificationStore } from './notification';
 import { HttpProblem } from './problem';
 import { EventStore } from './stored-event';
 
-/** Overall delivery state of an event, derived from its notification records. */
-export function deliveryStatus(records: readonly NotificationRecord[]): string {
-  if (records.length === 0) return 'NO_MATCHING_SUBSCRIPTIONS';
+/** Overall delivery state of an event, from its notification records and how many it matched. */
+export function deliveryStatus(records: readonly NotificationRecord[], matchedSubscriptions?: number): string {
+  if (matchedSubscriptions === 0) return 'NO_MATCHING_SUBSCRIPTIONS';
+  // Records are written after the deliveries of a round: until then the event is in progress.
+  if (records.length === 0 || records.length < (matchedSubscriptions ?? 0)) return 'IN_PROGRESS';
   if (records.some((r) => r.status === 'PENDING')) return 'IN_PROGRESS';
   if (records.some((r) => r.status === 'FAILED')) return 'PARTIALLY_FAILED';
   return 'COMPLETED';
@@ -37,7 +39,7 @@ export class EventsQueryService {
       receivedAt: event.receivedAt,
       source: event.source,
       event: event.event,
-      deliveryStatus: event.status === 'REJECTED' ? 'REJECTED' : deliveryStatus(records),
+      deliveryStatus: event.status === 'REJECTED' ? 'REJECTED' : deliveryStatus(records, event.matchedSubscriptions),
       notifications: records.map((r) => ({
         subscriptionId: r.subscriptionId,
         notificationId: r.notificationId,

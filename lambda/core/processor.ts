@@ -105,7 +105,9 @@ export class EventProcessor {
     const schemaProblems = this.deps.schemas.validate(message.event.eventType, message.event);
     if (schemaProblems.length > 0) return this.reject(record, schemaProblems, message.eventId, message);
 
-    const event = this.stored(message, 'ACCEPTED');
+    // Match first, so the stored event says how many notifications it is waiting for.
+    const subscriptions = await this.deps.matcher.match(message.event.eventType, message.event.severity);
+    const event: StoredEvent = { ...this.stored(message, 'ACCEPTED'), matchedSubscriptions: subscriptions.length };
     let created: boolean;
     try {
       created = await this.deps.events.putIfAbsent(event);
@@ -119,7 +121,6 @@ export class EventProcessor {
     const existing = created ? [] : await this.deps.notifications.list(event.eventId);
     const records = new Map(existing.map((r) => [r.subscriptionId, r]));
 
-    const subscriptions = await this.deps.matcher.match(event.event.eventType, event.event.severity);
     const matched = new Set(subscriptions.map((s) => s.subscriptionId));
     const due = subscriptions.filter((s) => isDue(records.get(s.subscriptionId), redrive));
     const outcomes = await Promise.all(due.map((s) => this.limit.run(async () => {

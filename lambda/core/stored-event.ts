@@ -13,6 +13,8 @@ export interface StoredEvent {
   readonly source: string;
   readonly publisherKeyId?: string;
   readonly status: EventStatus;
+  /** Subscriptions the event matched when it was first processed. */
+  readonly matchedSubscriptions?: number;
   /** Why deep validation rejected the event. */
   readonly rejection?: readonly string[];
   /** Epoch seconds: DynamoDB TTL. */

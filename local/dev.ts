@@ -1,0 +1,94 @@
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startRuntime } from './runtime';
+
+/** Parses `0s,1s,2m,1h` (or plain seconds) into seconds. */
+export function parseSchedule(value: string): number[] {
+  return value.split(',').map((step) => {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(step.trim());
+    if (!m) throw new Error(`--retry-schedule: "${step}" is not a duration like 0s, 5s, 2m or 1h`);
+    const n = Number(m[1]);
+    return { ms: n / 1000, s: n, m: n * 60, h: n * 3600 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  });
+}
+
+const USAGE = `Usage: npm run dev -- [--port 3000] [--api-key KEY ...] [--data-dir .ens-data]
+                      [--retry-schedule 0s,1s,2s] [--allow-private-targets] [--ses-port 8005] [--verbose]`;
+
+/** The SDK warns that Node.js 20 support ends; the functions run on Node.js 22+ in AWS. */
+function quietNodeVersionWarnings(): void {
+  const listeners = process.listeners('warning');
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => {
+    if (warning.name !== 'NodeVersionSupportWarning') listeners.forEach((l) => l(warning));
+  });
+}
+
+async function main(): Promise<void> {
+  quietNodeVersionWarnings();
+  const { values } = parseArgs({
+    options: {
+      'port': { type: 'string', default: '3000' },
+      'api-key': { type: 'string', multiple: true },
+      'data-dir': { type: 'string', default: '.ens-data' },
+      'retry-schedule': { type: 'string' },
+      'allow-private-targets': { type: 'boolean', default: false },
+      'ses-port': { type: 'string', default: '0' },
+      'verbose': { type: 'boolean', default: false },
+      'help': { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const port = Number(values.port);
+  const sesPort = Number(values['ses-port']);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got ${values.port}`);
+  if (!Number.isInteger(sesPort) || sesPort < 0 || sesPort > 65535) throw new Error(`--ses-port must be a port number, got ${values['ses-port']}`);
+  const apiKeys = values['api-key'] ?? ['local-dev-key'];
+  if (apiKeys.some((k) => k.length < 8)) throw new Error('--api-key must be at least 8 characters');
+
+  const dataDir = path.resolve(values['data-dir']);
+  const runtime = await startRuntime({
+    port,
+    sesPort,
+    apiKeys,
+    dataDir,
+    retryScheduleSeconds: values['retry-schedule'] ? parseSchedule(values['retry-schedule']) : undefined,
+    allowPrivateTargets: values['allow-private-targets'],
+    logLevel: values.verbose ? 'INFO' : 'WARN',
+  });
+
+  console.log([
+    'event-notification-service: local runtime ready',
+    `  API           ${runtime.apiUrl}`,
+    `  API key       ${apiKeys.join(', ')}   (send it as the x-api-key header)`,
+    `  Email viewer  ${runtime.emailViewerUrl}`,
+    `  Data          ${dataDir}`,
+    '',
+    `  curl -X POST ${runtime.apiUrl}/events -H 'x-api-key: ${apiKeys[0]}' -H 'content-type: application/json' \\`,
+    '    -d \'{"eventType":"deploy.finished","severity":"HIGH","title":"Deploy finished"}\'',
+  ].join('\n'));
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: stopping…`);
+    runtime.stop().then(() => process.exit(0), (error) => {
+      console.error(error);
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+if (require.main === module) {
+  main().catch((error) => {
+    console.error(error instanceof Error ? error.message : error);
+    console.error(USAGE);
+    process.exit(2);
+  });
+}

@@ -1,0 +1,98 @@
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { QueueStore } from './queue-store';
+
+export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
+
+export interface EventSourceOptions {
+  readonly queue: string;
+  readonly queueArn: string;
+  readonly batchSize: number;
+  /** Visibility timeout of a received batch (the queue's setting in AWS). */
+  readonly visibilityTimeoutMs: number;
+  /** The function's time limit, reported through getRemainingTimeInMillis. */
+  readonly functionTimeoutMs: number;
+  /** Batches in flight at once (Lambda's concurrency). */
+  readonly concurrency: number;
+  readonly pollIntervalMs?: number;
+  readonly onError?: (error: unknown) => void;
+}
+
+/**
+ * Behaves like the SQS event source mapping: receives batches, invokes the function, deletes
+ * what succeeded and leaves the reported batch item failures (and everything, if the function
+ * throws) to come back after their visibility timeout; maxReceiveCount then moves them to the
+ * dead-letter queue (QueueStore.receive).
+ */
+export class LocalEventSource {
+  private running = false;
+  private inFlight = 0;
+  private timer?: NodeJS.Timeout;
+  private readonly idle: (() => void)[] = [];
+
+  constructor(private readonly store: QueueStore, private readonly handler: SqsHandler, private readonly options: EventSourceOptions) {}
+
+  public start(): void {
+    this.running = true;
+    this.schedule(0);
+  }
+
+  /** Stops polling and waits for the batches in flight. */
+  public async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+  }
+
+  private schedule(delayMs: number): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => this.poll(), delayMs);
+  }
+
+  private poll(): void {
+    while (this.running && this.inFlight < this.options.concurrency) {
+      const batch = this.store.receive(this.options.queue, this.options.batchSize, this.options.visibilityTimeoutMs);
+      if (batch.length === 0) break;
+      this.inFlight++;
+      void this.invoke(batch).finally(() => {
+        this.inFlight--;
+        if (this.inFlight === 0) this.idle.splice(0).forEach((resolve) => resolve());
+        this.schedule(0);
+      });
+    }
+    this.schedule(this.options.pollIntervalMs ?? 100);
+  }
+
+  private async invoke(batch: ReturnType<QueueStore['receive']>): Promise<void> {
+    const event: SQSEvent = {
+      Records: batch.map(({ message, receiptHandle }) => ({
+        messageId: message.id,
+        receiptHandle,
+        body: message.body,
+        attributes: {
+          ApproximateReceiveCount: String(message.receiveCount),
+          SentTimestamp: String(message.sentAt),
+          SenderId: 'local',
+          ApproximateFirstReceiveTimestamp: String(Date.now()),
+        },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: this.options.queueArn,
+        awsRegion: 'local',
+      })),
+    };
+    const deadline = Date.now() + this.options.functionTimeoutMs;
+    const context = {
+      functionName: 'processor',
+      awsRequestId: batch[0].message.id,
+      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    } as unknown as Context;
+    try {
+      const result = await this.handler(event, context);
+      const failed = new Set((result?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+      for (const { message, receiptHandle } of batch) if (!failed.has(message.id)) this.store.delete(receiptHandle);
+    } catch (error) {
+      this.options.onError?.(error); // the whole batch comes back after its visibility timeout
+    }
+  }
+}

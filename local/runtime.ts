@@ -1,0 +1,169 @@
+import * as fs from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import sesV2Local from 'aws-ses-v2-local';
+import { LocalRoute, ProxyHandler, startApiServer } from './api-server';
+import { LocalEventSource, SqsHandler } from './event-source';
+import { QueueStore } from './queue-store';
+import { startSqsServer } from './sqs-server';
+import { tableDefinitions } from './tables';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
+
+export interface RuntimeOptions {
+  /** API port on 127.0.0.1 (0: a free port). */
+  readonly port?: number;
+  /** Email viewer (SES emulator) port (0: a free port). */
+  readonly sesPort?: number;
+  readonly apiKeys: readonly string[];
+  /** Everything accepted is kept here: DynamoDB data and the queues. */
+  readonly dataDir: string;
+  readonly retryScheduleSeconds?: readonly number[];
+  /** Let webhooks reach private and loopback addresses (local receivers). */
+  readonly allowPrivateTargets?: boolean;
+  readonly webhookTimeoutMs?: number;
+  readonly maxEventSizeBytes?: number;
+  /** Sender of notification emails. */
+  readonly emailFrom?: string;
+  /** Log level of the handlers (WARN keeps the console quiet). */
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** Visibility timeout of a batch whose processing failed as a whole. */
+  readonly visibilityTimeoutSeconds?: number;
+  /** Processor batches in flight at once. */
+  readonly concurrency?: number;
+}
+
+export interface Runtime {
+  readonly apiUrl: string;
+  readonly emailViewerUrl: string;
+  readonly sqsEndpoint: string;
+  readonly dynamoEndpoint: string;
+  readonly queueUrls: { readonly events: string; readonly deadLetter: string };
+  readonly tableNames: { readonly events: string; readonly subscriptions: string; readonly notifications: string };
+  readonly store: QueueStore;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_RETRY_SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 36000];
+const QUEUE = 'ens-events';
+const DEAD_LETTER_QUEUE = 'ens-events-dlq';
+const TABLES = { events: 'ens-events', subscriptions: 'ens-subscriptions', notifications: 'ens-notifications' };
+const PROCESSOR_TIMEOUT_MS = 60_000;
+
+/** Where the prebuilt handler bundles are (the same files the construct deploys). */
+export function bundlePath(name: 'ingest' | 'management' | 'processor'): string {
+  const file = path.join(__dirname, '..', 'assets', name, 'index.js');
+  if (!fs.existsSync(file)) throw new Error(`Missing ${file}: run "npx projen bundle:handlers" first.`);
+  return file;
+}
+
+/**
+ * The whole pipeline on one machine with the real handler code: the deployed bundles, DynamoDB
+ * from dynalite (kept in dataDir), SES from aws-ses-v2-local, and SQS from a local queue whose
+ * messages are kept in dataDir. One runtime per process: the bundles read their settings from
+ * process.env when first loaded.
+ */
+export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const schedule = options.retryScheduleSeconds ?? DEFAULT_RETRY_SCHEDULE;
+  fs.mkdirSync(options.dataDir, { recursive: true });
+
+  const dynamo = dynalite({ path: path.join(options.dataDir, 'dynamodb'), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => dynamo.listen(0, '127.0.0.1', () => resolve()));
+  const dynamoEndpoint = `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`;
+
+  const ses = await sesV2Local({ host: '127.0.0.1', port: options.sesPort ?? 0 });
+  const emailViewerUrl = `http://127.0.0.1:${(ses.address() as AddressInfo).port}`;
+
+  const store = new QueueStore(path.join(options.dataDir, 'queues.log'), [
+    { name: QUEUE, fifo: false, deadLetterQueue: DEAD_LETTER_QUEUE, maxReceiveCount: schedule.length + 5 },
+    { name: DEAD_LETTER_QUEUE, fifo: false },
+  ]);
+  const sqs = await startSqsServer(store);
+  const queueUrls = { events: sqs.queueUrl(QUEUE), deadLetter: sqs.queueUrl(DEAD_LETTER_QUEUE) };
+
+  Object.assign(process.env, {
+    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+    AWS_ENDPOINT_URL_SESV2: emailViewerUrl,
+    POWERTOOLS_SERVICE_NAME: 'event-notification-service-local',
+    POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    QUEUE_URL: queueUrls.events,
+    DEAD_LETTER_QUEUE_URL: queueUrls.deadLetter,
+    QUEUE_FIFO: 'false',
+    MAX_EVENT_SIZE_BYTES: String(options.maxEventSizeBytes ?? 256 * 1024),
+    EVENTS_TABLE_NAME: TABLES.events,
+    SUBSCRIPTIONS_TABLE_NAME: TABLES.subscriptions,
+    NOTIFICATIONS_TABLE_NAME: TABLES.notifications,
+    RETRY_SCHEDULE_SECONDS: schedule.join(','),
+    WEBHOOK_TIMEOUT_MS: String(options.webhookTimeoutMs ?? 15_000),
+    RETENTION_SECONDS: String(30 * 86400),
+    SUBSCRIPTION_CACHE_TTL_SECONDS: '1',
+    EMAIL_FROM_ADDRESS: options.emailFrom ?? 'notifications@local.test',
+    ALLOW_PRIVATE_TARGETS: String(options.allowPrivateTargets ?? false),
+  });
+
+  const client = new DynamoDBClient({ endpoint: dynamoEndpoint });
+  for (const definition of tableDefinitions(TABLES)) {
+    try {
+      await client.send(new CreateTableCommand(definition));
+    } catch (error) {
+      if (!(error instanceof ResourceInUseException)) throw error; // kept from an earlier run
+    }
+  }
+  client.destroy();
+
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const ingest = (require(bundlePath('ingest')) as { handler: ProxyHandler }).handler;
+  const management = (require(bundlePath('management')) as { handler: ProxyHandler }).handler;
+  const processor = (require(bundlePath('processor')) as { handler: SqsHandler }).handler;
+  /* eslint-enable @typescript-eslint/no-require-imports */
+
+  const routes: LocalRoute[] = [
+    { method: 'POST', resource: '/events', handler: ingest, apiKeyRequired: true },
+    { method: 'POST', resource: '/events/batch', handler: ingest, apiKeyRequired: true },
+    { method: 'GET', resource: '/events/{eventId}', handler: management, apiKeyRequired: true },
+    { method: 'POST', resource: '/subscriptions', handler: management, apiKeyRequired: true },
+    { method: 'GET', resource: '/subscriptions', handler: management, apiKeyRequired: true },
+    { method: 'GET', resource: '/subscriptions/{subscriptionId}', handler: management, apiKeyRequired: true },
+    { method: 'PATCH', resource: '/subscriptions/{subscriptionId}', handler: management, apiKeyRequired: true },
+    { method: 'DELETE', resource: '/subscriptions/{subscriptionId}', handler: management, apiKeyRequired: true },
+  ];
+  const api = await startApiServer(routes, options.apiKeys, options.port ?? 0);
+
+  const events = new LocalEventSource(store, processor, {
+    queue: QUEUE,
+    queueArn: `arn:aws:sqs:local:000000000000:${QUEUE}`,
+    batchSize: 10,
+    visibilityTimeoutMs: (options.visibilityTimeoutSeconds ?? 30) * 1000,
+    functionTimeoutMs: PROCESSOR_TIMEOUT_MS,
+    concurrency: options.concurrency ?? 4,
+    pollIntervalMs: 50,
+    onError: (error) => console.error('processor invocation failed; the batch will be retried:', error),
+  });
+  events.start();
+
+  return {
+    apiUrl: api.url,
+    emailViewerUrl,
+    sqsEndpoint: sqs.endpoint,
+    dynamoEndpoint,
+    queueUrls,
+    tableNames: TABLES,
+    store,
+    async stop() {
+      await api.stop();
+      await events.stop();
+      await sqs.stop();
+      store.close();
+      ses.closeAllConnections();
+      await new Promise<void>((resolve) => ses.close(() => resolve()));
+      await new Promise<void>((resolve) => dynamo.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MessageAttribute, QueueStore } from './queue-store';
+
+/** The account id in local queue URLs. */
+const LOCAL_ACCOUNT = '000000000000';
+
+export interface LocalSqsServer {
+  readonly endpoint: string;
+  queueUrl(name: string): string;
+  stop(): Promise<void>;
+}
+
+class SqsError extends Error {
+  constructor(public readonly type: string, message: string, public readonly status = 400) {
+    super(message);
+  }
+}
+
+const md5 = (text: string) => createHash('md5').update(text, 'utf8').digest('hex');
+
+/**
+ * The part of the SQS API (AWS JSON 1.0 protocol) the handlers and the replay tool use, served
+ * from a QueueStore. The unchanged SQS adapters talk to it through AWS_ENDPOINT_URL_SQS.
+ */
+export async function startSqsServer(store: QueueStore, port = 0): Promise<LocalSqsServer> {
+  const queueName = (url: unknown): string => {
+    const name = typeof url === 'string' ? url.split('/').pop() ?? '' : '';
+    if (!store.hasQueue(name)) throw new SqsError('com.amazonaws.sqs#QueueDoesNotExist', `The specified queue does not exist: ${String(url)}`);
+    return name;
+  };
+  const attributes = (input: unknown): Record<string, MessageAttribute> | undefined => {
+    if (!input || typeof input !== 'object') return undefined;
+    return Object.fromEntries(Object.entries(input as Record<string, MessageAttribute>).map(([k, v]) => [k, { DataType: v.DataType, StringValue: v.StringValue }]));
+  };
+
+  const operations: Record<string, (input: Record<string, any>) => unknown> = {
+    SendMessage: (input) => {
+      const m = store.send(queueName(input.QueueUrl), String(input.MessageBody ?? ''), attributes(input.MessageAttributes), input.MessageGroupId);
+      return { MessageId: m.id, MD5OfMessageBody: md5(m.body) };
+    },
+    SendMessageBatch: (input) => {
+      const name = queueName(input.QueueUrl);
+      const entries = (input.Entries ?? []) as Record<string, any>[];
+      if (entries.length === 0 || entries.length > 10) throw new SqsError('com.amazonaws.sqs#TooManyEntriesInBatchRequest', 'A batch holds 1 to 10 entries.');
+      return {
+        Successful: entries.map((e) => {
+          const m = store.send(name, String(e.MessageBody ?? ''), attributes(e.MessageAttributes), e.MessageGroupId);
+          return { Id: e.Id, MessageId: m.id, MD5OfMessageBody: md5(m.body) };
+        }),
+        Failed: [],
+      };
+    },
+    ChangeMessageVisibility: (input) => {
+      queueName(input.QueueUrl);
+      if (!store.changeVisibility(String(input.ReceiptHandle), Number(input.VisibilityTimeout ?? 0))) {
+        throw new SqsError('com.amazonaws.sqs#ReceiptHandleIsInvalid', 'The receipt handle is not valid (the message was received again or deleted).');
+      }
+      return {};
+    },
+    ReceiveMessage: (input) => {
+      const received = store.receive(queueName(input.QueueUrl), Math.min(10, Number(input.MaxNumberOfMessages ?? 1)), Number(input.VisibilityTimeout ?? 30) * 1000);
+      return {
+        Messages: received.map(({ message, receiptHandle }) => ({
+          MessageId: message.id,
+          ReceiptHandle: receiptHandle,
+          Body: message.body,
+          MD5OfBody: md5(message.body),
+          Attributes: { ApproximateReceiveCount: String(message.receiveCount), SentTimestamp: String(message.sentAt) },
+          ...(message.attributes ? { MessageAttributes: message.attributes } : {}),
+        })),
+      };
+    },
+    DeleteMessage: (input) => {
+      queueName(input.QueueUrl);
+      store.delete(String(input.ReceiptHandle));
+      return {};
+    },
+    GetQueueAttributes: (input) => {
+      const messages = store.list(queueName(input.QueueUrl));
+      const now = Date.now();
+      return {
+        Attributes: {
+          ApproximateNumberOfMessages: String(messages.filter((m) => m.visibleAt <= now).length),
+          ApproximateNumberOfMessagesNotVisible: String(messages.filter((m) => m.visibleAt > now).length),
+        },
+      };
+    },
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const target = String(req.headers['x-amz-target'] ?? '');
+      const operation = operations[target.replace(/^AmazonSQS\./, '')];
+      let status = 200;
+      let payload: unknown;
+      try {
+        if (!operation) throw new SqsError('com.amazonaws.sqs#UnsupportedOperation', `Not supported by the local runtime: ${target}`);
+        payload = operation(JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}'));
+      } catch (error) {
+        const e = error instanceof SqsError ? error : new SqsError('com.amazonaws.sqs#InternalError', String(error), 500);
+        status = e.status;
+        payload = { __type: e.type, message: e.message };
+      }
+      res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
+      res.end(JSON.stringify(payload));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    endpoint,
+    queueUrl: (name) => `${endpoint}/${LOCAL_ACCOUNT}/${name}`,
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
