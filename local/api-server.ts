@@ -51,7 +51,9 @@ function resolve(routes: readonly LocalRoute[], path: string): { resource: strin
  * same routes, the x-api-key check, API Gateway's own errors as problem+json, and Lambda proxy
  * events to the very same handler bundles.
  */
-export async function startApiServer(routes: readonly LocalRoute[], apiKeys: readonly string[], port = 0): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startApiServer(
+  routes: readonly LocalRoute[], apiKeys: readonly string[], port = 0,
+): Promise<{ url: string; stop(): Promise<void> }> {
   const keyIds = new Map(apiKeys.map((k) => [k, localApiKeyId(k)]));
 
   const answer = async (req: http.IncomingMessage, body: Buffer): Promise<APIGatewayProxyResult> => {

@@ -69,8 +69,14 @@ export class QueueStore {
 
   public send(queue: string, body: string, attributes?: Record<string, MessageAttribute>, groupId?: string): QueueMessage {
     const message: QueueMessage = {
-      id: randomUUID(), queue, body, ...(attributes ? { attributes } : {}), ...(groupId ? { groupId } : {}),
-      sentAt: this.now(), receiveCount: 0, visibleAt: 0,
+      id: randomUUID(),
+      queue,
+      body,
+      ...(attributes ? { attributes } : {}),
+      ...(groupId ? { groupId } : {}),
+      sentAt: this.now(),
+      receiveCount: 0,
+      visibleAt: 0,
     };
     this.append({ op: 'put', m: message });
     this.messages.set(message.id, message);
@@ -164,9 +170,7 @@ export class QueueStore {
       } catch {
         continue; // a line cut short by a kill: everything before it is intact
       }
-      if (entry.op === 'put') this.messages.set(entry.m.id, { ...entry.m });
-      else if (entry.op === 'del') this.messages.delete(entry.id);
-      else {
+      if (entry.op === 'put') {this.messages.set(entry.m.id, { ...entry.m });} else if (entry.op === 'del') {this.messages.delete(entry.id);} else {
         const message = this.messages.get(entry.id);
         if (!message) continue;
         if (entry.op === 'recv') message.receiveCount = entry.receiveCount;

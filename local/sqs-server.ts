@@ -32,7 +32,8 @@ export async function startSqsServer(store: QueueStore, port = 0): Promise<Local
   };
   const attributes = (input: unknown): Record<string, MessageAttribute> | undefined => {
     if (!input || typeof input !== 'object') return undefined;
-    return Object.fromEntries(Object.entries(input as Record<string, MessageAttribute>).map(([k, v]) => [k, { DataType: v.DataType, StringValue: v.StringValue }]));
+    const entries = Object.entries(input as Record<string, MessageAttribute>);
+    return Object.fromEntries(entries.map(([k, v]) => [k, { DataType: v.DataType, StringValue: v.StringValue }]));
   };
 
   const operations: Record<string, (input: Record<string, any>) => unknown> = {
@@ -60,7 +61,8 @@ export async function startSqsServer(store: QueueStore, port = 0): Promise<Local
       return {};
     },
     ReceiveMessage: (input) => {
-      const received = store.receive(queueName(input.QueueUrl), Math.min(10, Number(input.MaxNumberOfMessages ?? 1)), Number(input.VisibilityTimeout ?? 30) * 1000);
+      const max = Math.min(10, Number(input.MaxNumberOfMessages ?? 1));
+      const received = store.receive(queueName(input.QueueUrl), max, Number(input.VisibilityTimeout ?? 30) * 1000);
       return {
         Messages: received.map(({ message, receiptHandle }) => ({
           MessageId: message.id,
