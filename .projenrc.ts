@@ -43,7 +43,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   typecheckTests: true,
   eslintOptions: {
     dirs: ['src'],
-    devdirs: ['test', 'lambda', 'local', 'build-tools', 'projenrc'],
+    devdirs: ['test', 'lambda', 'local', 'bench', 'build-tools', 'projenrc'],
   },
   jestOptions: {
     // The build must never rewrite snapshots, or a snapshot test could not fail.
@@ -123,6 +123,11 @@ project.addTask('dev', {
 project.addTask('demo', {
   description: 'Run the whole flow once on the local runtime and print a report (exits non-zero if anything expected did not happen)',
   steps: [{ spawn: bundle.name }, { exec: 'ts-node --transpile-only local/demo.ts' }],
+});
+
+project.addTask('bench', {
+  description: 'Benchmark: bundle sizes, cold load, CPU per event, local end-to-end throughput, AWS requests and cost per event',
+  steps: [{ spawn: bundle.name }, { exec: 'ts-node --transpile-only bench/bench.ts', receiveArgs: true }],
 });
 
 project.addTask('test:update-snapshots', {

@@ -33,6 +33,11 @@ export interface RuntimeOptions {
   readonly visibilityTimeoutSeconds?: number;
   /** Processor batches in flight at once. */
   readonly concurrency?: number;
+  /**
+   * Lets a caller put something between the handlers and a local service (the benchmark counts
+   * AWS requests with a proxy): given the service's endpoint, returns the one to use.
+   */
+  readonly endpointFor?: (service: 'dynamodb' | 'sqs' | 'sesv2', endpoint: string) => Promise<string>;
 }
 
 export interface Runtime {
@@ -81,15 +86,22 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     { name: DEAD_LETTER_QUEUE, fifo: false },
   ]);
   const sqs = await startSqsServer(store);
-  const queueUrls = { events: sqs.queueUrl(QUEUE), deadLetter: sqs.queueUrl(DEAD_LETTER_QUEUE) };
+  const endpointFor = options.endpointFor ?? (async (_service: string, endpoint: string) => endpoint);
+  const handlerEndpoints = {
+    dynamodb: await endpointFor('dynamodb', dynamoEndpoint),
+    sqs: await endpointFor('sqs', sqs.endpoint),
+    sesv2: await endpointFor('sesv2', emailViewerUrl),
+  };
+  // The SDK sends SQS calls to the queue URL's host, so the URLs name the handlers' endpoint.
+  const queueUrls = { events: `${handlerEndpoints.sqs}/000000000000/${QUEUE}`, deadLetter: `${handlerEndpoints.sqs}/000000000000/${DEAD_LETTER_QUEUE}` };
 
   Object.assign(process.env, {
     AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
-    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
-    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
-    AWS_ENDPOINT_URL_SESV2: emailViewerUrl,
+    AWS_ENDPOINT_URL_DYNAMODB: handlerEndpoints.dynamodb,
+    AWS_ENDPOINT_URL_SQS: handlerEndpoints.sqs,
+    AWS_ENDPOINT_URL_SESV2: handlerEndpoints.sesv2,
     POWERTOOLS_SERVICE_NAME: 'event-notification-service-local',
     POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
     POWERTOOLS_METRICS_DISABLED: 'true',

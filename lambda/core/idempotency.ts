@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { HttpProblem } from './problem';
 
 /** An `Idempotency-Key` is kept this long: a repeat within it yields the same event id. */

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { HttpResponse } from './http';
 
 /** One field-level error of a problem: a JSON Pointer to the field and what is wrong with it. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { eventEnvelopeSchema } from './envelope';
 import { deterministicId, isId } from './ids';
 import { QueuedEvent } from './queued-event';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { isForbiddenAddress } from './address-policy';
 import { EVENT_TYPE_PATTERN, Severity, severitySchema } from './envelope';
 

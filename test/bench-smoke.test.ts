@@ -1,0 +1,30 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/** The benchmark must keep working: run `--quick` and check it measured everything. */
+test('npm run bench -- --quick runs and reports every section', () => {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ens-bench-smoke-')), 'results.json');
+  const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'bench/bench.ts', '--quick', '--out', out], {
+    cwd: path.join(__dirname, '..'),
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  expect({ status: run.status, stderr: run.stderr.slice(-2000) }).toEqual({ status: 0, stderr: expect.any(String) });
+  const results = JSON.parse(fs.readFileSync(out, 'utf8'));
+  expect(results.bundles.map((b: { name: string }) => b.name)).toEqual(['ingest', 'management', 'processor']);
+  expect(results.coldLoad.bundles.every((b: { ratioToEmptyNode: number }) => b.ratioToEmptyNode > 0)).toBe(true);
+  expect(results.warmCpu.processor.map((p: { subscriptions: number }) => p.subscriptions)).toEqual([1, 10, 100]);
+  // Counted, not timed: these hold on any machine.
+  expect(results.endToEnd.exactlyOnce).toBe(true);
+  for (const r of results.endToEnd.requests) {
+    expect(r.perEvent['dynamodb:PutItem'] + r.perEvent['dynamodb:BatchWriteItem']).toBeLessThanOrEqual(2);
+    expect(r.perEvent['sqs:SendMessage']).toBe(1);
+  }
+  expect(results.endToEnd.sqsRequestsPerBatchPost).toEqual({ of10: 1, of100: 10 });
+  expect(results.endToEnd.itemBytes.event).toBeLessThanOrEqual(1024);
+  expect(results.endToEnd.itemBytes.notification).toBeLessThanOrEqual(1024);
+  expect(results.cost.perMillionEvents.single.total).toBeGreaterThan(3.5);
+  fs.rmSync(path.dirname(out), { recursive: true, force: true });
+}, 150_000);
