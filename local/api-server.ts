@@ -103,13 +103,18 @@ export async function startApiServer(
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
+      // Keep the chunk that crosses the limit too, so an oversized body is seen as one (413).
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
       size += chunk.length;
-      if (size <= MAX_BODY_BYTES + 1) chunks.push(chunk);
     });
     req.on('end', () => {
       void answer(req, Buffer.concat(chunks)).then((result) => {
         res.writeHead(result.statusCode, result.headers as http.OutgoingHttpHeaders);
         res.end(result.body);
+      }).catch(() => {
+        // A result Node cannot send (e.g. an invalid header) is API Gateway's 502, not a crash.
+        if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/problem+json' });
+        res.end(JSON.stringify({ type: 'urn:event-notification-service:problem:gateway-error', title: 'Gateway error', status: 502, detail: 'Internal server error' }));
       });
     });
   });

@@ -20,7 +20,8 @@ function quietNodeVersionWarnings(): void {
   const listeners = process.listeners('warning');
   process.removeAllListeners('warning');
   process.on('warning', (warning) => {
-    if (warning.name !== 'NodeVersionSupportWarning') listeners.forEach((l) => l(warning));
+    // The SDK emits it as a plain Warning whose message starts with the name.
+    if (warning.name !== 'NodeVersionSupportWarning' && !warning.message.startsWith('NodeVersionSupportWarning')) listeners.forEach((l) => l(warning));
   });
 }
 

@@ -45,6 +45,9 @@ export class LocalEventSource {
 
   private schedule(delayMs: number): void {
     if (!this.running) return;
+    // One poll timer at a time: every finished batch reschedules, and without this each one
+    // would start another polling loop that never ends while the source runs.
+    if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => this.poll(), delayMs);
   }
 

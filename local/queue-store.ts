@@ -50,14 +50,17 @@ export interface QueueDefinition {
 export class QueueStore {
   private readonly messages = new Map<string, QueueMessage>();
   private readonly queues = new Map<string, QueueDefinition>();
+  /** Messages hidden by a receive (in flight), not by a visibility change. */
+  private readonly inFlight = new Set<string>();
   private readonly fd: number;
 
   constructor(file: string, definitions: readonly QueueDefinition[], private readonly now: () => number = Date.now) {
     for (const d of definitions) this.queues.set(d.name, d);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     if (fs.existsSync(file)) this.replay(fs.readFileSync(file, 'utf8'));
-    // Compact: rewrite the live messages, then keep appending.
-    const compacted = [...this.messages.values()].map((m) => JSON.stringify({ op: 'put', m }) + '\n').join('');
+    // Compact: rewrite the live messages (and which are in flight), then keep appending.
+    const compacted = [...this.messages.values()].map((m) => JSON.stringify({ op: 'put', m }) + '\n'
+      + (this.inFlight.has(m.id) ? JSON.stringify({ op: 'recv', id: m.id, receiveCount: m.receiveCount, visibleAt: m.visibleAt }) + '\n' : '')).join('');
     fs.writeFileSync(file + '.tmp', compacted);
     fs.renameSync(file + '.tmp', file);
     this.fd = fs.openSync(file, 'a');
@@ -104,6 +107,7 @@ export class QueueStore {
       message.receiveCount += 1;
       message.visibleAt = now + visibilityMs;
       this.append({ op: 'recv', id: message.id, receiveCount: message.receiveCount, visibleAt: message.visibleAt });
+      this.inFlight.add(message.id);
       if (definition?.fifo) busyGroups.add(message.groupId);
       received.push({ message, receiptHandle: `${message.id}:${message.receiveCount}` });
     }
@@ -116,7 +120,30 @@ export class QueueStore {
     if (!message) return false;
     message.visibleAt = this.now() + seconds * 1000;
     this.append({ op: 'vis', id: message.id, visibleAt: message.visibleAt });
+    this.inFlight.delete(message.id);
     return true;
+  }
+
+  /**
+   * Makes the messages of `queue` that were received but neither deleted nor given a new
+   * visibility visible at once; returns how many. For the consumer starting up in the process
+   * that owns the store: nothing received before a kill is still being worked on, so waiting for
+   * the visibility timeout would only delay accepted events. Visibility set on purpose (a retry
+   * later) is kept.
+   */
+  public releaseInFlight(queue: string): number {
+    const now = this.now();
+    let released = 0;
+    for (const id of [...this.inFlight]) {
+      const message = this.messages.get(id);
+      if (!message || message.queue !== queue) continue;
+      this.inFlight.delete(id);
+      if (message.visibleAt <= now) continue;
+      message.visibleAt = now;
+      this.append({ op: 'vis', id, visibleAt: now });
+      released++;
+    }
+    return released;
   }
 
   public delete(receiptHandle: string): boolean {
@@ -149,6 +176,7 @@ export class QueueStore {
   private remove(id: string): void {
     this.append({ op: 'del', id });
     this.messages.delete(id);
+    this.inFlight.delete(id);
   }
 
   private byHandle(receiptHandle: string): QueueMessage | undefined {
@@ -176,6 +204,8 @@ export class QueueStore {
         if (entry.op === 'recv') message.receiveCount = entry.receiveCount;
         message.visibleAt = entry.visibleAt;
       }
+      if (entry.op === 'recv') this.inFlight.add(entry.id);
+      else this.inFlight.delete(entry.op === 'put' ? entry.m.id : entry.id);
     }
   }
 }

@@ -85,6 +85,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     { name: QUEUE, fifo: false, deadLetterQueue: DEAD_LETTER_QUEUE, maxReceiveCount: schedule.length + 5 },
     { name: DEAD_LETTER_QUEUE, fifo: false },
   ]);
+  // Batches received before a kill died with it: they come back now, not after their visibility timeout.
+  store.releaseInFlight(QUEUE);
   const sqs = await startSqsServer(store);
   const endpointFor = options.endpointFor ?? (async (_service: string, endpoint: string) => endpoint);
   const handlerEndpoints = {
@@ -152,7 +154,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     queue: QUEUE,
     queueArn: `arn:aws:sqs:local:000000000000:${QUEUE}`,
     batchSize: 10,
-    visibilityTimeoutMs: (options.visibilityTimeoutSeconds ?? 30) * 1000,
+    // As the construct sets it (6 × the function timeout); never shorter than the function's time
+    // limit, or a batch still running is received again and its events delivered twice.
+    visibilityTimeoutMs: (options.visibilityTimeoutSeconds ?? (6 * PROCESSOR_TIMEOUT_MS) / 1000) * 1000,
     functionTimeoutMs: PROCESSOR_TIMEOUT_MS,
     concurrency: options.concurrency ?? 4,
     pollIntervalMs: 50,
