@@ -34,16 +34,17 @@ const project = new awscdk.AwsCdkConstructLibrary({
   publishToNuget: { dotNetNamespace: 'EventNotificationService', packageId: 'EventNotificationService' },
   publishToGo: { moduleName: 'example.com/event-notification-service-go' },
 
+  bin: { 'event-notification-service': 'assets/cli/index.js' },
   tsconfigDevFile: 'tsconfig.dev.json',
   tsconfigDev: {
-    include: ['.projenrc.ts', 'projenrc/**/*.ts', 'src/**/*.ts', 'lambda/**/*.ts', 'local/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    include: ['.projenrc.ts', 'projenrc/**/*.ts', 'src/**/*.ts', 'lambda/**/*.ts', 'cli/**/*.ts', 'local/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     exclude: ['node_modules', 'lib', 'dist', 'dist-code', 'assets', '**/cdk.out'],
     compilerOptions: { lib: ['es2023'] },
   },
   typecheckTests: true,
   eslintOptions: {
     dirs: ['src'],
-    devdirs: ['test', 'lambda', 'local', 'bench', 'build-tools', 'projenrc'],
+    devdirs: ['test', 'lambda', 'local', 'bench', 'cli', 'build-tools', 'projenrc'],
   },
   jestOptions: {
     // The build must never rewrite snapshots, or a snapshot test could not fail.
@@ -71,6 +72,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-lambda-powertools/metrics',
     '@aws-lambda-powertools/batch',
     '@aws-sdk/client-sesv2',
+    '@aws-sdk/client-secrets-manager',
+    '@aws-sdk/client-cloudformation',
     'standardwebhooks',
     'ajv@^8',
     '@types/aws-lambda',
@@ -85,7 +88,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
 project.package.addField('overrides', { 'unrs-resolver': '1.12.2' });
 
 // The npm tarball ships lib/ and assets/ (prebuilt handlers), not the handler sources.
-project.npmignore?.exclude('/lambda/', '/local/', '/bench/', '/dist-code/', '/tsconfig.dev.json', '/.ci/', '/cdk.out/');
+project.npmignore?.exclude('/lambda/', '/local/', '/cli/', '/bench/', '/dist-code/', '/tsconfig.dev.json', '/.ci/', '/cdk.out/');
 
 // Lint every folder against the one dev tsconfig (projen's default project service finds only
 // the nearest tsconfig.json, which covers src/ alone).
@@ -112,6 +115,13 @@ const bundle = project.addTask('bundle:handlers', {
     '--log-level=warning',
   ].join(' '),
 });
+// The replay tool ships as the package's command (npx event-notification-service replay …).
+const bundleCli = project.addTask('bundle:cli', {
+  description: 'Bundle the replay tool into assets/cli/index.js',
+  exec: 'esbuild cli/main.ts --bundle --platform=node --target=node20 --format=cjs --main-fields=module,main --minify '
+    + '--legal-comments=none --banner:js="#!/usr/bin/env node" --outfile=assets/cli/index.js --log-level=warning',
+});
+bundle.spawn(bundleCli);
 project.preCompileTask.spawn(bundle);
 project.testTask.prependSpawn(bundle);
 
@@ -123,6 +133,12 @@ project.addTask('dev', {
 project.addTask('demo', {
   description: 'Run the whole flow once on the local runtime and print a report (exits non-zero if anything expected did not happen)',
   steps: [{ spawn: bundle.name }, { exec: 'ts-node --transpile-only local/demo.ts' }],
+});
+
+project.addTask('replay', {
+  description: 'Inspect the dead-letter queue and replay events (npm run replay -- dlq list --local http://127.0.0.1:3000)',
+  exec: 'ts-node --transpile-only cli/main.ts',
+  receiveArgs: true,
 });
 
 project.addTask('bench', {

@@ -1,6 +1,7 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startRuntime } from './runtime';
+import { LocalInboundSource, startRuntime } from './runtime';
 
 /** Parses `0s,1s,2m,1h` (or plain seconds) into seconds. */
 export function parseSchedule(value: string): number[] {
@@ -13,7 +14,22 @@ export function parseSchedule(value: string): number[] {
 }
 
 const USAGE = `Usage: npm run dev -- [--port 3000] [--api-key KEY ...] [--data-dir .ens-data]
-                      [--retry-schedule 0s,1s,2s] [--allow-private-targets] [--ses-port 8005] [--verbose]`;
+                      [--retry-schedule 0s,1s,2s] [--allow-private-targets] [--ses-port 8005] [--verbose]
+                      [--inbound name=provider:secret ...]   provider: shopify, github, stripe, standard-webhooks
+                      [--event-schemas schemas.json]        {"eventType": <JSON Schema>, ...}`;
+
+function readSchemas(file: string): Record<string, object> {
+  const schemas = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+  if (typeof schemas !== 'object' || schemas === null || Array.isArray(schemas)) throw new Error(`--event-schemas: ${file} must hold a JSON object`);
+  return schemas as Record<string, object>;
+}
+
+/** `shop=shopify:s3cret` → an inbound source. */
+export function parseInbound(value: string): LocalInboundSource {
+  const m = /^([a-z0-9-]{1,32})=(shopify|github|stripe|standard-webhooks):(.+)$/.exec(value);
+  if (!m) throw new Error(`--inbound "${value}": expected name=provider:secret, provider one of shopify, github, stripe, standard-webhooks`);
+  return { name: m[1], provider: m[2] as LocalInboundSource['provider'], secret: m[3] };
+}
 
 /** The SDK warns that Node.js 20 support ends; the functions run on Node.js 22+ in AWS. */
 function quietNodeVersionWarnings(): void {
@@ -36,6 +52,8 @@ async function main(): Promise<void> {
       'allow-private-targets': { type: 'boolean', default: false },
       'ses-port': { type: 'string', default: '0' },
       'verbose': { type: 'boolean', default: false },
+      'inbound': { type: 'string', multiple: true },
+      'event-schemas': { type: 'string' },
       'help': { type: 'boolean', default: false },
     },
   });
@@ -50,6 +68,7 @@ async function main(): Promise<void> {
   const apiKeys = values['api-key'] ?? ['local-dev-key'];
   if (apiKeys.some((k) => k.length < 8)) throw new Error('--api-key must be at least 8 characters');
 
+  const inboundWebhooks = (values.inbound ?? []).map(parseInbound);
   const dataDir = path.resolve(values['data-dir']);
   const runtime = await startRuntime({
     port,
@@ -59,6 +78,8 @@ async function main(): Promise<void> {
     retryScheduleSeconds: values['retry-schedule'] ? parseSchedule(values['retry-schedule']) : undefined,
     allowPrivateTargets: values['allow-private-targets'],
     logLevel: values.verbose ? 'INFO' : 'WARN',
+    inboundWebhooks,
+    eventSchemas: values['event-schemas'] ? readSchemas(values['event-schemas']) : undefined,
   });
 
   console.log([
@@ -67,6 +88,7 @@ async function main(): Promise<void> {
     `  API key       ${apiKeys.join(', ')}   (send it as the x-api-key header)`,
     `  Email viewer  ${runtime.emailViewerUrl}`,
     `  Data          ${dataDir}`,
+    ...inboundWebhooks.map((s) => `  Webhooks in   ${runtime.apiUrl}/webhooks/${s.name}   (${s.provider}, no API key: signature checked)`),
     '',
     `  curl -X POST ${runtime.apiUrl}/events -H 'x-api-key: ${apiKeys[0]}' -H 'content-type: application/json' \\`,
     '    -d \'{"eventType":"deploy.finished","severity":"HIGH","title":"Deploy finished"}\'',

@@ -7,6 +7,7 @@ import sesV2Local from 'aws-ses-v2-local';
 import { LocalRoute, ProxyHandler, startApiServer } from './api-server';
 import { LocalEventSource, SqsHandler } from './event-source';
 import { QueueStore } from './queue-store';
+import { startSecretsServer } from './secrets-server';
 import { startSqsServer } from './sqs-server';
 import { tableDefinitions } from './tables';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -38,6 +39,18 @@ export interface RuntimeOptions {
    * AWS requests with a proxy): given the service's endpoint, returns the one to use.
    */
   readonly endpointFor?: (service: 'dynamodb' | 'sqs' | 'sesv2', endpoint: string) => Promise<string>;
+  /** JSON Schemas per event type (the construct's eventSchemas, in standard JSON Schema). */
+  readonly eventSchemas?: Readonly<Record<string, object>>;
+  /** Inbound webhook sources (`POST /webhooks/{name}`) with their signing secrets. */
+  readonly inboundWebhooks?: readonly LocalInboundSource[];
+}
+
+/** An inbound webhook source of the local runtime. */
+export interface LocalInboundSource {
+  readonly name: string;
+  readonly provider: 'shopify' | 'github' | 'stripe' | 'standard-webhooks';
+  readonly secret: string;
+  readonly severity?: 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL';
 }
 
 export interface Runtime {
@@ -95,7 +108,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     sesv2: await endpointFor('sesv2', emailViewerUrl),
   };
   // The SDK sends SQS calls to the queue URL's host, so the URLs name the handlers' endpoint.
-  const queueUrls = { events: `${handlerEndpoints.sqs}/000000000000/${QUEUE}`, deadLetter: `${handlerEndpoints.sqs}/000000000000/${DEAD_LETTER_QUEUE}` };
+  const queueUrls = {
+    events: `${handlerEndpoints.sqs}/000000000000/${QUEUE}`,
+    deadLetter: `${handlerEndpoints.sqs}/000000000000/${DEAD_LETTER_QUEUE}`,
+  };
+  const inbound = options.inboundWebhooks ?? [];
+  const secrets = await startSecretsServer(new Map(inbound.map((s) => [`local/inbound/${s.name}`, s.secret])));
 
   Object.assign(process.env, {
     AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
@@ -104,6 +122,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     AWS_ENDPOINT_URL_DYNAMODB: handlerEndpoints.dynamodb,
     AWS_ENDPOINT_URL_SQS: handlerEndpoints.sqs,
     AWS_ENDPOINT_URL_SESV2: handlerEndpoints.sesv2,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+    INBOUND_SOURCES: JSON.stringify(inbound.map((s) => ({
+      name: s.name, provider: s.provider, secretId: `local/inbound/${s.name}`, severity: s.severity ?? 'MEDIUM',
+    }))),
     POWERTOOLS_SERVICE_NAME: 'event-notification-service-local',
     POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
     POWERTOOLS_METRICS_DISABLED: 'true',
@@ -120,6 +142,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     SUBSCRIPTION_CACHE_TTL_SECONDS: '1',
     EMAIL_FROM_ADDRESS: options.emailFrom ?? 'notifications@local.test',
     ALLOW_PRIVATE_TARGETS: String(options.allowPrivateTargets ?? false),
+    EVENT_SCHEMAS: JSON.stringify(options.eventSchemas ?? {}),
   });
 
   const client = new DynamoDBClient({ endpoint: dynamoEndpoint });
@@ -147,6 +170,25 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     { method: 'GET', resource: '/subscriptions/{subscriptionId}', handler: management, apiKeyRequired: true },
     { method: 'PATCH', resource: '/subscriptions/{subscriptionId}', handler: management, apiKeyRequired: true },
     { method: 'DELETE', resource: '/subscriptions/{subscriptionId}', handler: management, apiKeyRequired: true },
+    { method: 'POST', resource: '/webhooks/{source}', handler: ingest, apiKeyRequired: false },
+    // Local only: where the queues and table are, for the replay tool (--local URL).
+    {
+      method: 'GET',
+      resource: '/__local/config',
+      apiKeyRequired: false,
+      handler: async () => ({
+        statusCode: 200,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          queueUrl: queueUrls.events,
+          deadLetterQueueUrl: queueUrls.deadLetter,
+          eventsTable: TABLES.events,
+          region: process.env.AWS_REGION,
+          sqsEndpoint: handlerEndpoints.sqs,
+          dynamoEndpoint,
+        }),
+      }),
+    },
   ];
   const api = await startApiServer(routes, options.apiKeys, options.port ?? 0);
 
@@ -176,6 +218,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       await api.stop();
       await events.stop();
       await sqs.stop();
+      await secrets.stop();
       store.close();
       ses.closeAllConnections();
       await new Promise<void>((resolve) => ses.close(() => resolve()));

@@ -36,7 +36,33 @@ export async function startSqsServer(store: QueueStore, port = 0): Promise<Local
     return Object.fromEntries(entries.map(([k, v]) => [k, { DataType: v.DataType, StringValue: v.StringValue }]));
   };
 
+  const queueArn = (name: string) => `arn:aws:sqs:local:${LOCAL_ACCOUNT}:${name}`;
+  const fromArn = (arn: unknown) => queueName(typeof arn === 'string' ? arn.split(':').pop() : undefined);
+  // Message move tasks complete at once locally; the last one per source queue is kept for listing.
+  const moveTasks = new Map<string, { moved: number; started: number; destination: string }>();
+
   const operations: Record<string, (input: Record<string, any>) => unknown> = {
+    StartMessageMoveTask: (input) => {
+      const source = fromArn(input.SourceArn);
+      const destination = fromArn(input.DestinationArn);
+      const moved = store.moveAll(source, destination);
+      moveTasks.set(source, { moved, started: Date.now(), destination });
+      return { TaskHandle: `${source}:${Date.now()}` };
+    },
+    ListMessageMoveTasks: (input) => {
+      const source = fromArn(input.SourceArn);
+      const task = moveTasks.get(source);
+      return {
+        Results: task ? [{
+          Status: 'COMPLETED',
+          SourceArn: queueArn(source),
+          DestinationArn: queueArn(task.destination),
+          ApproximateNumberOfMessagesMoved: task.moved,
+          ApproximateNumberOfMessagesToMove: task.moved,
+          StartedTimestamp: task.started,
+        }] : [],
+      };
+    },
     SendMessage: (input) => {
       const m = store.send(queueName(input.QueueUrl), String(input.MessageBody ?? ''), attributes(input.MessageAttributes), input.MessageGroupId);
       return { MessageId: m.id, MD5OfMessageBody: md5(m.body) };
@@ -80,10 +106,12 @@ export async function startSqsServer(store: QueueStore, port = 0): Promise<Local
       return {};
     },
     GetQueueAttributes: (input) => {
-      const messages = store.list(queueName(input.QueueUrl));
+      const name = queueName(input.QueueUrl);
+      const messages = store.list(name);
       const now = Date.now();
       return {
         Attributes: {
+          QueueArn: queueArn(name),
           ApproximateNumberOfMessages: String(messages.filter((m) => m.visibleAt <= now).length),
           ApproximateNumberOfMessagesNotVisible: String(messages.filter((m) => m.visibleAt > now).length),
         },

@@ -1,4 +1,4 @@
-import { Duration, Names, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Names, Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -11,6 +11,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, ServiceAlarms } from './alarms';
+import { InboundWebhookSource } from './inbound-webhook-source';
 import { acknowledge } from './nag';
 import { NotificationApi } from './notification-api';
 import { ApiKeyOptions, EventNotificationServiceProps } from './props';
@@ -18,6 +19,20 @@ import { ServiceQueues } from './queues';
 import { ServiceFunction } from './service-function';
 import { resolveSettings } from './settings';
 import { ServiceTables } from './tables';
+
+/** What the ingest function needs to verify each inbound source (never the secret itself). */
+function inboundSourcesJson(sources: InboundWebhookSource[]): string {
+  return JSON.stringify(sources.map((s) => ({
+    name: s.name,
+    provider: s.provider,
+    secretId: s.secret.secretArn,
+    severity: s.severity,
+    ...(s.hmacHeader ? { header: s.hmacHeader, algorithm: s.hmacAlgorithm, encoding: s.hmacEncoding } : {}),
+    ...(s.hmacPrefix ? { prefix: s.hmacPrefix } : {}),
+    ...(s.eventTypeHeader ? { eventTypeHeader: s.eventTypeHeader } : {}),
+    ...(s.deliveryIdHeader ? { deliveryIdHeader: s.deliveryIdHeader } : {}),
+  })));
+}
 
 /** The idempotency records in the Events table; the ingest function may touch nothing else there. */
 const IDEMPOTENCY_KEY_PREFIX = 'idem_';
@@ -111,9 +126,11 @@ export class EventNotificationService extends Construct {
         QUEUE_FIFO: String(settings.fifo),
         MAX_EVENT_SIZE_BYTES: String(settings.maxEventSizeBytes),
         EVENTS_TABLE_NAME: this.eventsTable.tableName,
+        ...(settings.inboundWebhooks.length > 0 ? { INBOUND_SOURCES: inboundSourcesJson(settings.inboundWebhooks) } : {}),
       },
     });
     this.queue.grantSendMessages(ingest.role);
+    for (const source of settings.inboundWebhooks) source.secret.grantRead(ingest.role);
     ingest.role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
       resources: [this.eventsTable.tableArn],
@@ -194,6 +211,7 @@ export class EventNotificationService extends Construct {
       removalPolicy: settings.removalPolicy,
       webAclArn: props.webAclArn,
       createCloudWatchRole: props.createApiGatewayCloudWatchRole ?? false,
+      inboundWebhooks: settings.inboundWebhooks.length > 0,
     });
     this.api = this.notificationApi.api;
     this.apiKey = this.notificationApi.apiKey;
@@ -216,6 +234,11 @@ export class EventNotificationService extends Construct {
       serviceName,
       queueAgeThreshold: settings.queueAgeAlarmThreshold,
     }).alarms;
+
+    // What the replay tool needs (`replay … --stack <name>`); outputs grant nothing.
+    new CfnOutput(this, 'EventsQueueUrl', { value: this.queue.queueUrl, description: 'Events queue of the event notification service' });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl, description: 'Dead-letter queue of the event notification service' });
+    new CfnOutput(this, 'EventsTableName', { value: this.eventsTable.tableName, description: 'Events table of the event notification service' });
 
     this.acknowledgeGrantWildcards(tables.subscriptions, [ingest, management, processor], [management, processor]);
 

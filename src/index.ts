@@ -1,2 +1,3 @@
 export * from './event-notification-service';
 export * from './props';
+export * from './inbound-webhook-source';

@@ -15,6 +15,8 @@ export interface NotificationApiProps {
   readonly removalPolicy: RemovalPolicy;
   readonly webAclArn?: string;
   readonly createCloudWatchRole: boolean;
+  /** Add `POST /webhooks/{source}` (signature-verified, no API key). */
+  readonly inboundWebhooks: boolean;
 }
 
 /**
@@ -63,6 +65,19 @@ export class NotificationApi extends Construct {
         loggingLevel: apigateway.MethodLoggingLevel.ERROR,
         dataTraceEnabled: false, // would log request and response bodies
         metricsEnabled: true,
+        // Inbound webhooks use no API key, so the usage plan cannot throttle them: the method can.
+        ...(props.inboundWebhooks ? {
+          methodOptions: {
+            // A method entry replaces the stage's settings for that method: repeat them.
+            '/webhooks/{source}/POST': {
+              throttlingRateLimit: props.throttle.rateLimit,
+              throttlingBurstLimit: props.throttle.burstLimit,
+              loggingLevel: apigateway.MethodLoggingLevel.ERROR,
+              dataTraceEnabled: false,
+              metricsEnabled: true,
+            },
+          },
+        } : {}),
       },
     });
 
@@ -99,6 +114,15 @@ export class NotificationApi extends Construct {
       requestValidator: validator,
       requestParameters: { 'method.request.path.eventId': true },
     });
+
+    if (props.inboundWebhooks) {
+      // Third parties hold no API key: the ingest function verifies each delivery's signature.
+      this.api.root.addResource('webhooks').addResource('{source}').addMethod('POST', ingest, {
+        apiKeyRequired: false,
+        requestValidator: validator,
+        requestParameters: { 'method.request.path.source': true },
+      });
+    }
 
     const subscriptions = this.api.root.addResource('subscriptions');
     subscriptions.addMethod('POST', management, withBody);

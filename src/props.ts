@@ -3,6 +3,7 @@ import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { InboundWebhookSource } from './inbound-webhook-source';
 
 /** The email channel (Amazon SES v2). */
 export interface EmailChannelOptions {
@@ -158,6 +159,14 @@ export interface EventNotificationServiceProps {
    * @default false
    */
   readonly createApiGatewayCloudWatchRole?: boolean;
+
+  /**
+   * Third parties whose signed webhooks become events: `POST /webhooks/{name}` (no API key; the
+   * signature is checked on the raw body before anything is queued).
+   *
+   * @default - no inbound webhooks
+   */
+  readonly inboundWebhooks?: InboundWebhookSource[];
 
   /**
    * How long the processor keeps a warm copy of the subscriptions of an event type. A new,

@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy, Size, Token } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import { InboundWebhookSource } from './inbound-webhook-source';
 import { EventNotificationServiceProps } from './props';
 
 /** Event types as the API accepts them (kept in step with lambda/core/envelope.ts). */
@@ -36,6 +37,7 @@ export interface ServiceSettings {
   readonly logRetention: logs.RetentionDays;
   readonly queueAgeAlarmThreshold: Duration;
   readonly subscriptionCacheTtlSeconds: number;
+  readonly inboundWebhooks: InboundWebhookSource[];
 }
 
 /**
@@ -124,6 +126,20 @@ export function resolveSettings(props: EventNotificationServiceProps): ServiceSe
   check(subscriptionCacheTtlSeconds >= 0 && subscriptionCacheTtlSeconds <= 300,
     `subscriptionCacheTtl must be between 0 and 5 minutes, got ${cacheTtl.toHumanString()}`);
 
+  const inboundWebhooks = props.inboundWebhooks ?? [];
+  const names = new Set<string>();
+  for (const source of inboundWebhooks) {
+    check(/^[a-z0-9-]{1,32}$/.test(source.name), `inboundWebhooks name "${source.name}" must be 1-32 of a-z 0-9 -`);
+    check(!names.has(source.name), `inboundWebhooks name "${source.name}" is used twice`);
+    names.add(source.name);
+    if (source.hmacHeader !== undefined) {
+      check(/^[A-Za-z0-9-]{1,64}$/.test(source.hmacHeader), `inboundWebhooks "${source.name}": header "${source.hmacHeader}" is not a header name`);
+    }
+    for (const header of [source.eventTypeHeader, source.deliveryIdHeader]) {
+      if (header !== undefined) check(/^[A-Za-z0-9-]{1,64}$/.test(header), `inboundWebhooks "${source.name}": "${header}" is not a header name`);
+    }
+  }
+
   if (problems.length > 0) {
     throw new Error(`Invalid EventNotificationService props:\n- ${problems.join('\n- ')}`);
   }
@@ -145,6 +161,7 @@ export function resolveSettings(props: EventNotificationServiceProps): ServiceSe
     logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     queueAgeAlarmThreshold,
     subscriptionCacheTtlSeconds,
+    inboundWebhooks,
   };
 }
 

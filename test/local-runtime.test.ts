@@ -1,4 +1,3 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -9,6 +8,7 @@ import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { Webhook } from 'standardwebhooks';
 import { EventNotificationService } from '../src';
 import { apiEvent, header, loadHandler, LoadedHandler } from './helpers/api-event';
+import { children, DevProcess, kill, sleep, startDev as startDevProcess, until } from './helpers/dev-process';
 import { FAKE_AWS_ENV } from './helpers/dynamo';
 import { Receiver, ReceiverPool } from './helpers/receivers';
 import type { SentEmail } from './helpers/ses';
@@ -20,71 +20,12 @@ import type { SentEmail } from './helpers/ses';
  * API's answers to bad input, and a clean SIGTERM.
  */
 
-const ROOT = path.join(__dirname, '..');
 const API_KEY = 'local-runtime-test-key-0001';
 const RETRY_SCHEDULE = '0s,1s,1s,1s';
-/** The environment before this file loads any handler (loadHandler writes to process.env). */
-const BASE_ENV: NodeJS.ProcessEnv = { ...process.env };
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `probe` until it returns something other than undefined, or fails naming `what`. */
-async function until<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 15_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
-// ---- the runtime as a child process
-
-interface DevProcess {
-  readonly child: ChildProcess;
-  readonly apiUrl: string;
-  readonly emailViewerUrl: string;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** What it printed so far. */
-  stdout(): string;
-  stderr(): string;
-}
-
-const children = new Set<ChildProcess>();
-
-/** Starts `local/dev.ts` on free ports and waits until it prints its URLs. */
-async function startDev(dataDir: string): Promise<DevProcess> {
-  const child = spawn(process.execPath, [
-    '-r', 'ts-node/register/transpile-only', path.join('local', 'dev.ts'),
-    '--port', '0', '--ses-port', '0', '--data-dir', dataDir, '--api-key', API_KEY,
-    '--allow-private-targets', '--retry-schedule', RETRY_SCHEDULE,
-  ], { cwd: ROOT, env: { ...BASE_ENV, TS_NODE_TRANSPILE_ONLY: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal });
-    });
-  });
-  let gone = false;
-  void exited.then(() => (gone = true));
-  const urls = await until(() => {
-    if (gone) throw new Error(`local/dev.ts exited before it was ready:\n${stdout}\n${stderr}`);
-    const api = /^\s*API\s+(http:\/\/\S+)\s*$/m.exec(stdout)?.[1];
-    const viewer = /^\s*Email viewer\s+(http:\/\/\S+)\s*$/m.exec(stdout)?.[1];
-    return api && viewer ? { api, viewer } : undefined;
-  }, 'local/dev.ts to print its URLs', 30_000, 25);
-  return { child, apiUrl: urls.api, emailViewerUrl: urls.viewer, stdout: () => stdout, stderr: () => stderr, exited };
-}
-
-async function kill(dev: DevProcess, signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  dev.child.kill(signal);
-  return dev.exited;
+/** Starts `local/dev.ts` with this file's key and retry schedule. */
+function startDev(dataDir: string): Promise<DevProcess> {
+  return startDevProcess(['--data-dir', dataDir, '--api-key', API_KEY, '--allow-private-targets', '--retry-schedule', RETRY_SCHEDULE]);
 }
 
 // ---- HTTP

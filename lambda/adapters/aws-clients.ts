@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -28,4 +29,11 @@ let sesClient: SESv2Client | undefined;
 export function ses(): SESv2Client {
   sesClient ??= new SESv2Client({});
   return sesClient;
+}
+
+let secretsClient: SecretsManagerClient | undefined;
+
+export function secretsManager(): SecretsManagerClient {
+  secretsClient ??= new SecretsManagerClient({});
+  return secretsClient;
 }

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { inboundSourceSchema } from '../core/inbound-webhooks';
 
 /**
  * Reads a handler's settings from its environment, failing fast with every problem named:
@@ -15,11 +16,23 @@ export function readConfig<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEn
 
 export const booleanFlag = z.enum(['true', 'false']).default('false').transform((v) => v === 'true');
 
+const jsonArray = z.string().optional().transform((v, ctx) => {
+  if (v === undefined || v === '') return [];
+  try {
+    return JSON.parse(v) as unknown[];
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+    return z.NEVER;
+  }
+});
+
 export const ingestConfigSchema = z.object({
   QUEUE_URL: z.string().min(1),
   QUEUE_FIFO: booleanFlag,
   MAX_EVENT_SIZE_BYTES: z.coerce.number().int().positive(),
   EVENTS_TABLE_NAME: z.string().min(1),
+  /** Inbound webhook sources (lambda/core/inbound-webhooks.ts inboundSourceSchema). */
+  INBOUND_SOURCES: jsonArray.pipe(z.array(inboundSourceSchema)),
 });
 
 export const managementConfigSchema = z.object({

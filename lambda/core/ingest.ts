@@ -37,7 +37,7 @@ interface Candidate {
   readonly idempotencyKey?: string;
 }
 
-type Outcome =
+export type Outcome =
   | { readonly accepted: true; readonly eventId: string; readonly replayed: boolean }
   | { readonly accepted: false; readonly problem: HttpProblem };
 
@@ -140,7 +140,16 @@ export class IngestService {
   }
 
   /** Claims idempotency keys, queues what needs queueing, and reports each event's outcome. */
-  private async accept(candidates: readonly Candidate[], callerKeyId: string | undefined): Promise<Outcome[]> {
+  /**
+   * Queues one event that arrived another way than POST /events (an inbound webhook whose
+   * signature was verified), with the same idempotency and queue guarantees.
+   */
+  public async acceptVerified(envelope: EventEnvelope, fingerprint: string, idempotencyKey: string | undefined, source: string): Promise<Outcome> {
+    const [outcome] = await this.accept([{ envelope, fingerprint, idempotencyKey }], undefined, source);
+    return outcome;
+  }
+
+  private async accept(candidates: readonly Candidate[], callerKeyId: string | undefined, source = 'api'): Promise<Outcome[]> {
     const nowMs = this.now();
     const receivedAt = new Date(nowMs).toISOString();
     const expiresAt = Math.floor(nowMs / 1000) + IDEMPOTENCY_WINDOW_SECONDS;
@@ -151,7 +160,7 @@ export class IngestService {
       v: 1,
       eventId: p.eventId,
       receivedAt,
-      source: 'api',
+      source,
       ...(callerKeyId ? { publisherKeyId: callerKeyId } : {}),
       event: p.candidate.envelope,
     }));
@@ -225,7 +234,7 @@ function parseBatch(body: unknown): unknown[] {
 }
 
 /** Rejects values nested deeper than MAX_EVENT_DEPTH, measured without recursion. */
-function requireShallowNesting(value: unknown, path: string): void {
+export function requireShallowNesting(value: unknown, path: string): void {
   const stack: [unknown, number][] = [[value, 1]];
   while (stack.length > 0) {
     const [current, depth] = stack.pop()!;

@@ -1,12 +1,14 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { apiGatewayHandler } from './http-entry';
-import { dynamoDocumentClient, sqs } from '../adapters/aws-clients';
+import { dynamoDocumentClient, secretsManager, sqs } from '../adapters/aws-clients';
 import { ingestConfigSchema, readConfig } from '../adapters/config';
 import { DynamoIdempotencyStore } from '../adapters/dynamo-idempotency-store';
+import { SecretsManagerSource } from '../adapters/secrets-manager-source';
 import { SqsEventQueue } from '../adapters/sqs-event-queue';
+import { InboundWebhookService } from '../core/inbound-service';
 import { IngestService } from '../core/ingest';
 
-/** Ingest function: POST /events and POST /events/batch. */
+/** Ingest function: POST /events, POST /events/batch and POST /webhooks/{source}. */
 const config = readConfig(ingestConfigSchema);
 const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'event-notification-service' });
 
@@ -18,7 +20,15 @@ const service = new IngestService(
   { maxEventSizeBytes: config.MAX_EVENT_SIZE_BYTES },
 );
 
+const inbound = new InboundWebhookService(
+  config.INBOUND_SOURCES,
+  new SecretsManagerSource(secretsManager()),
+  service,
+  { maxEventSizeBytes: config.MAX_EVENT_SIZE_BYTES },
+);
+
 export const handler = apiGatewayHandler({
   'POST /events': (request) => service.publishOne(request),
   'POST /events/batch': (request) => service.publishBatch(request),
+  'POST /webhooks/{source}': (request) => inbound.receive(request),
 }, logger);

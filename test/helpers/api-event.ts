@@ -111,10 +111,15 @@ export function jsonBody<T = any>(result: APIGatewayProxyResult): T {
 /** The SQS SDK module as the loaded handler sees it (for `mockClient` and `commandCalls`). */
 export type SqsModule = typeof import('@aws-sdk/client-sqs');
 
+/** The Secrets Manager SDK module as the loaded handler sees it (for `mockClient`). */
+export type SecretsManagerModule = typeof import('@aws-sdk/client-secrets-manager');
+
 export interface LoadedHandler {
   readonly handler: ApiHandler;
   /** The copy of `@aws-sdk/client-sqs` in the handler's module registry. */
   readonly sqs: SqsModule;
+  /** The copy of `@aws-sdk/client-secrets-manager` in the handler's module registry (inbound webhook secrets). */
+  readonly secretsManager: SecretsManagerModule;
 }
 
 /**
@@ -128,8 +133,9 @@ export function loadHandler(name: 'ingest' | 'management', env: Readonly<Record<
   jest.isolateModules(() => {
     // requireActual resolves through the isolated registry, exactly like require() would.
     const sqs = jest.requireActual<SqsModule>('@aws-sdk/client-sqs');
+    const secretsManager = jest.requireActual<SecretsManagerModule>('@aws-sdk/client-secrets-manager');
     const module = jest.requireActual<{ handler: ApiHandler }>(`../../lambda/handlers/${name}`);
-    loaded = { handler: module.handler, sqs };
+    loaded = { handler: module.handler, sqs, secretsManager };
   });
   if (!loaded) throw new Error(`handler ${name} did not load`);
   return loaded;
