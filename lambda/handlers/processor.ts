@@ -20,6 +20,8 @@ const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'event-notification-s
 const logger = new Logger({ serviceName });
 const metrics = new Metrics({ serviceName, namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'EventNotificationService' });
 const documents = dynamoDocumentClient();
+/** Whether this invocation recorded a metric: publishing none only logs a warning. */
+let recorded = false;
 const subscriptionIndex = new DynamoSubscriptionIndex(documents, config.SUBSCRIPTIONS_TABLE_NAME);
 
 const processor = new EventProcessor({
@@ -33,6 +35,7 @@ const processor = new EventProcessor({
   pauser: subscriptionIndex,
   metrics: {
     count: (name, value, channel) => {
+      recorded = true;
       metrics.addMetric(name, MetricUnit.Count, value);
       if (channel) {
         const single = metrics.singleMetric();
@@ -84,6 +87,7 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
       throwOnFullBatchFailure: false,
     });
   } finally {
-    metrics.publishStoredMetrics();
+    if (recorded) metrics.publishStoredMetrics();
+    recorded = false;
   }
 };
