@@ -3,7 +3,7 @@ import {
   GetQueueAttributesCommand, ListMessageMoveTasksCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, paginateScan } from '@aws-sdk/lib-dynamodb';
 import { deterministicId } from '../lambda/core/ids';
 import { QueuedEvent } from '../lambda/core/queued-event';
 import { StoredEvent } from '../lambda/core/stored-event';
@@ -169,18 +169,13 @@ export async function replayRange(
 ): Promise<StoredEvent[]> {
   const { low, high } = idRange(options.from, options.to);
   const events: StoredEvent[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    // An operator's tool, not the hot path: a filtered Scan of the Events table is fine here.
-    const page = await clients.documents.send(new ScanCommand({
-      TableName: target.eventsTable,
-      FilterExpression: 'eventId BETWEEN :low AND :high' + (options.eventType ? ' AND eventType = :type' : ''),
-      ExpressionAttributeValues: { ':low': low, ':high': high, ...(options.eventType ? { ':type': options.eventType } : {}) },
-      ExclusiveStartKey: start,
-    }));
-    events.push(...((page.Items ?? []) as StoredEvent[]));
-    start = page.LastEvaluatedKey;
-  } while (start);
+  // An operator's tool, not the hot path: a filtered Scan of the Events table is fine here.
+  const pages = paginateScan({ client: clients.documents }, {
+    TableName: target.eventsTable,
+    FilterExpression: 'eventId BETWEEN :low AND :high' + (options.eventType ? ' AND eventType = :type' : ''),
+    ExpressionAttributeValues: { ':low': low, ':high': high, ...(options.eventType ? { ':type': options.eventType } : {}) },
+  });
+  for await (const page of pages) events.push(...((page.Items ?? []) as StoredEvent[]));
   events.sort((a, b) => a.eventId.localeCompare(b.eventId));
   if (options.dryRun) return events;
   let done = 0;

@@ -1,4 +1,4 @@
-import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { NotificationRecord, NotificationStore } from '../core/notification';
 
 const MAX_BATCH_WRITE = 25;
@@ -10,18 +10,13 @@ export class DynamoNotificationStore implements NotificationStore {
 
   public async list(eventId: string): Promise<NotificationRecord[]> {
     const items: NotificationRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: 'eventId = :id',
-        ExpressionAttributeValues: { ':id': eventId },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }));
-      items.push(...((page.Items ?? []) as NotificationRecord[]));
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const pages = paginateQuery({ client: this.client }, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'eventId = :id',
+      ExpressionAttributeValues: { ':id': eventId },
+      ConsistentRead: true,
+    });
+    for await (const page of pages) items.push(...((page.Items ?? []) as NotificationRecord[]));
     return items;
   }
 

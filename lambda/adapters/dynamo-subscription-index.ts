@@ -1,4 +1,4 @@
-import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, paginateQuery, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailed } from './dynamo-errors';
 import { SUBSCRIPTIONS_BY_EVENT_TYPE_INDEX } from './dynamo-subscription-store';
 import { SubscriptionIndex } from '../core/matching';
@@ -11,18 +11,13 @@ export class DynamoSubscriptionIndex implements SubscriptionIndex, SubscriptionP
 
   public async byPattern(pattern: string): Promise<Subscription[]> {
     const items: Subscription[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(new QueryCommand({
-        TableName: this.tableName,
-        IndexName: SUBSCRIPTIONS_BY_EVENT_TYPE_INDEX,
-        KeyConditionExpression: 'eventType = :pattern',
-        ExpressionAttributeValues: { ':pattern': pattern },
-        ExclusiveStartKey: start,
-      }));
-      items.push(...((page.Items ?? []) as Subscription[]));
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const pages = paginateQuery({ client: this.client }, {
+      TableName: this.tableName,
+      IndexName: SUBSCRIPTIONS_BY_EVENT_TYPE_INDEX,
+      KeyConditionExpression: 'eventType = :pattern',
+      ExpressionAttributeValues: { ':pattern': pattern },
+    });
+    for await (const page of pages) items.push(...((page.Items ?? []) as Subscription[]));
     return items;
   }
 
