@@ -16,12 +16,13 @@ export class SqsEventQueue implements EventQueue {
   ) {}
 
   public async send(messages: readonly QueuedEvent[]): Promise<SendOutcome[]> {
+    const bodies = messages.map((m) => JSON.stringify(m)); // once: sent, and sized for batching
     if (messages.length === 1) {
       const [message] = messages;
       try {
         await this.client.send(new SendMessageCommand({
           QueueUrl: this.queueUrl,
-          MessageBody: JSON.stringify(message),
+          MessageBody: bodies[0],
           ...this.fifoFields(message),
         }));
         return [{ ok: true }];
@@ -30,14 +31,14 @@ export class SqsEventQueue implements EventQueue {
       }
     }
     const outcomes: SendOutcome[] = new Array(messages.length);
-    await Promise.all(this.chunks(messages).map((chunk) => this.sendChunk(messages, chunk, outcomes)));
+    await Promise.all(this.chunks(bodies).map((chunk) => this.sendChunk(messages, bodies, chunk, outcomes)));
     return outcomes;
   }
 
-  private async sendChunk(messages: readonly QueuedEvent[], indexes: number[], outcomes: SendOutcome[]): Promise<void> {
+  private async sendChunk(messages: readonly QueuedEvent[], bodies: readonly string[], indexes: number[], outcomes: SendOutcome[]): Promise<void> {
     const entries: SendMessageBatchRequestEntry[] = indexes.map((i) => ({
       Id: String(i),
-      MessageBody: JSON.stringify(messages[i]),
+      MessageBody: bodies[i],
       ...this.fifoFields(messages[i]),
     }));
     try {
@@ -52,12 +53,12 @@ export class SqsEventQueue implements EventQueue {
   }
 
   /** Groups message indexes into SendMessageBatch calls within SQS's count and size limits. */
-  private chunks(messages: readonly QueuedEvent[]): number[][] {
+  private chunks(bodies: readonly string[]): number[][] {
     const chunks: number[][] = [];
     let current: number[] = [];
     let bytes = 0;
-    messages.forEach((message, i) => {
-      const size = Buffer.byteLength(JSON.stringify(message));
+    bodies.forEach((body, i) => {
+      const size = Buffer.byteLength(body);
       if (current.length === MAX_BATCH_ENTRIES || (current.length > 0 && bytes + size > MAX_BATCH_BYTES)) {
         chunks.push(current);
         current = [];

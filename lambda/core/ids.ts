@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { monotonicFactory } from 'ulid';
+import { encodeTime, monotonicFactory } from 'ulid';
 
 /** Prefixes of our ids: they say what an id names and keep ids of different things apart. */
 export type IdPrefix = 'evt' | 'sub' | 'ntf';
@@ -24,18 +24,12 @@ const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
  * a retry or redelivery must produce the id the first try produced (e.g. `webhook-id`).
  */
 export function deterministicId(prefix: IdPrefix, timeMs: number, seed: string): string {
-  let time = '';
-  let t = Math.max(0, Math.floor(timeMs));
-  for (let i = 0; i < 10; i++) {
-    time = CROCKFORD[t % 32] + time;
-    t = Math.floor(t / 32);
-  }
-  // 80 bits of the digest as 16 base-32 characters.
+  // 80 bits of the seed's digest as 16 base-32 characters, after ulid's own time part.
   let bits = BigInt('0x' + createHash('sha256').update(seed).digest('hex').slice(0, 20));
   let random = '';
   for (let i = 0; i < 16; i++) {
     random = CROCKFORD[Number(bits % 32n)] + random;
     bits /= 32n;
   }
-  return `${prefix}_${time}${random}`;
+  return `${prefix}_${encodeTime(Math.max(0, Math.floor(timeMs)), 10)}${random}`;
 }

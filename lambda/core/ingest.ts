@@ -171,11 +171,13 @@ export class IngestService {
       sendOutcomes = messages.map(() => ({ ok: false, reason: String(error) }));
     }
 
+    const outcomeOf = new Map(toSend.map((plan, i) => [plan, sendOutcomes[i]]));
+
     return Promise.all(plans.map(async (plan): Promise<Outcome> => {
       if (plan.kind === 'rejected') return { accepted: false, problem: plan.problem };
       if (plan.kind === 'already-queued') return { accepted: true, eventId: plan.eventId, replayed: true };
       const key = plan.candidate.idempotencyKey;
-      const outcome = sendOutcomes[toSend.indexOf(plan)];
+      const outcome = outcomeOf.get(plan);
       if (!outcome?.ok) {
         if (key !== undefined && plan.claimedNow) await this.deps.idempotency.release(key).catch(() => undefined);
         return { accepted: false, problem: unavailable('The event queue did not accept the event; it was not queued. Retry later.') };
