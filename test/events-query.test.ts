@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { APIGatewayProxyResult } from 'aws-lambda';
 import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { Webhook } from 'standardwebhooks';
-import {
-  apiEvent, ApiHandler, header, jsonBody, lambdaContext, LoadedProcessor, loadHandler, loadProcessorHandler, sqsEvent, sqsRecord,
-} from './helpers/api-event';
+import { apiEvent, ApiHandler, expectProblem, header, jsonBody, lambdaContext, LoadedProcessor, loadHandler, loadProcessorHandler, sqsEvent, sqsRecord } from './helpers/api-event';
 import { handlerEnv, LocalDynamo, startDynamo } from './helpers/dynamo';
 import { Receiver, startReceiver } from './helpers/receivers';
 import { newId } from '../lambda/core/ids';
@@ -40,13 +37,6 @@ async function processed(event: Record<string, unknown>): Promise<string> {
   return eventId;
 }
 
-function expectProblem(result: APIGatewayProxyResult, status: number): Record<string, any> {
-  expect(result.statusCode).toBe(status);
-  expect(header(result, 'content-type')).toBe('application/problem+json');
-  const problem = jsonBody(result);
-  expect(problem).toMatchObject({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String) });
-  return problem;
-}
 
 let okSecret: string;
 let okSubscriptionId: string;

@@ -4,7 +4,7 @@ import type { SendMessageCommandInput, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { Webhook } from 'standardwebhooks';
-import { apiEvent, header, jsonBody, loadHandler, LoadedHandler, SecretsManagerModule, SqsModule } from './helpers/api-event';
+import { apiEvent, expectProblem, header, jsonBody, LoadedHandler, loadHandler, SecretsManagerModule, SqsModule } from './helpers/api-event';
 import { handlerEnv, LocalDynamo, startDynamo } from './helpers/dynamo';
 import { EVENT_TYPE_PATTERN } from '../lambda/core/envelope';
 import {
@@ -20,7 +20,6 @@ import {
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/ens-events';
 const EVENT_ID = /^evt_[0-9A-HJKMNP-TV-Z]{26}$/;
 const MAX_EVENT_SIZE_BYTES = 16 * 1024;
-const PROBLEM = 'urn:event-notification-service:problem:';
 
 const arn = (name: string) => `arn:aws:secretsmanager:us-east-1:123456789012:secret:webhooks/${name}-AbCdEf`;
 const hex = (algorithm: string, secret: string, data: string) => createHmac(algorithm, secret).update(data, 'utf8').digest('hex');
@@ -225,13 +224,6 @@ function acceptMessages(mock: AwsClientStub<SQSClient>, sqs: SqsModule): void {
   mock.on(sqs.SendMessageCommand).callsFake(() => ({ MessageId: randomUUID(), MD5OfMessageBody: 'md5' }));
 }
 
-function expectProblem(result: APIGatewayProxyResult, status: number, code: string): Record<string, unknown> {
-  expect({ status: result.statusCode, body: result.body }).toEqual({ status, body: expect.any(String) });
-  expect(header(result, 'content-type')).toBe('application/problem+json');
-  const problem = jsonBody(result);
-  expect(problem).toMatchObject({ type: PROBLEM + code, title: expect.any(String), status, detail: expect.any(String) });
-  return problem;
-}
 
 let dynamo: LocalDynamo;
 

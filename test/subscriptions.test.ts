@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyResult } from 'aws-lambda';
-import { apiEvent, ApiHandler, header, jsonBody, loadHandler } from './helpers/api-event';
+import { apiEvent, ApiHandler, expectProblem, header, jsonBody, loadHandler } from './helpers/api-event';
 import { handlerEnv, LocalDynamo, startDynamo } from './helpers/dynamo';
 
 const SUB_ID = /^sub_[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -52,13 +51,6 @@ async function storedItem(subscriptionId: string): Promise<Record<string, any> |
   return result.Item;
 }
 
-function expectProblem(result: APIGatewayProxyResult, status: number): Record<string, any> {
-  expect(result.statusCode).toBe(status);
-  expect(header(result, 'content-type')).toBe('application/problem+json');
-  const problem = jsonBody(result);
-  expect(problem).toMatchObject({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String) });
-  return problem;
-}
 
 describe('POST /subscriptions', () => {
   test('EMAIL: 201 with a location, the subscription, no secret and no owner', async () => {

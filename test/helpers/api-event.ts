@@ -108,6 +108,26 @@ export function jsonBody<T = any>(result: APIGatewayProxyResult): T {
   }
 }
 
+/** Problem types are `urn:event-notification-service:problem:<code>`. */
+export const PROBLEM_TYPE = 'urn:event-notification-service:problem:';
+
+/**
+ * Asserts an RFC 9457 answer: the status, application/problem+json, and a body with type,
+ * title, status and detail (type ending in `code` when given). Returns the body.
+ */
+export function expectProblem(result: APIGatewayProxyResult, status: number, code?: string): Record<string, any> {
+  expect(result.statusCode).toBe(status);
+  expect(header(result, 'content-type')).toBe('application/problem+json');
+  const problem = jsonBody(result);
+  expect(problem).toMatchObject({
+    type: code === undefined ? expect.any(String) : PROBLEM_TYPE + code,
+    title: expect.any(String),
+    status,
+    detail: expect.any(String),
+  });
+  return problem;
+}
+
 /** The SQS SDK module as the loaded handler sees it (for `mockClient` and `commandCalls`). */
 export type SqsModule = typeof import('@aws-sdk/client-sqs');
 
