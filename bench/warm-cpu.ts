@@ -3,8 +3,7 @@ import { IngestService } from '../lambda/core/ingest';
 import { SubscriptionIndex, SubscriptionMatcher } from '../lambda/core/matching';
 import { NotificationRecord } from '../lambda/core/notification';
 import { EventProcessor } from '../lambda/core/processor';
-import { QueueRecord } from '../lambda/core/queue-message';
-import { QueuedEvent } from '../lambda/core/queued-event';
+import { QueuedEvent, queueMessageBody, QueueRecord } from '../lambda/core/queue-message';
 import { StoredEvent } from '../lambda/core/stored-event';
 import { Subscription } from '../lambda/core/subscription';
 
@@ -28,7 +27,13 @@ const EVENT_BODY = JSON.stringify({
 export async function ingestMicrosPerRequest(iterations: number): Promise<number> {
   const service = new IngestService({
     queue: { send: async (messages) => messages.map(() => ({ ok: true as const })) },
-    idempotency: { claim: async () => ({ status: 'claimed' as const }), markEnqueued: async () => undefined, release: async () => undefined },
+    idempotency: {
+      claim: async () => ({ status: 'claimed' as const }),
+      read: async () => undefined,
+      takeOver: async () => false,
+      markEnqueued: async () => undefined,
+      release: async () => undefined,
+    },
   }, { maxEventSizeBytes: 256 * 1024 });
   const request = {
     method: 'POST',
@@ -76,8 +81,8 @@ export async function processorMicrosPerEvent(subscriptions: number, iterations:
   }, { retryScheduleSeconds: [0, 5, 300], webhookTimeoutMs: 15_000, retentionSeconds: 86400, maxConcurrentDeliveries: 25 });
   const event = JSON.parse(EVENT_BODY);
   const record = (): QueueRecord => {
-    const message: QueuedEvent = { v: 1, eventId: newId('evt'), receivedAt: new Date().toISOString(), source: 'api', event };
-    return { messageId: message.eventId, body: JSON.stringify(message), receiveCount: 1, receiptHandle: 'r', sentTimestampMs: Date.now() };
+    const message: QueuedEvent = { eventId: newId('evt'), receivedAt: new Date().toISOString(), source: 'api', eventJson: EVENT_BODY, event };
+    return { messageId: message.eventId, body: queueMessageBody(message), receiveCount: 1, receiptHandle: 'r', sentTimestampMs: Date.now() };
   };
   const micros = await cpuMicros(iterations, () => processor.process(record()));
   if (records.length !== subscriptions || records.some((r) => r.status !== 'DELIVERED')) throw new Error('processor benchmark did not deliver');

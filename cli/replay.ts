@@ -4,8 +4,9 @@ import {
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, paginateScan } from '@aws-sdk/lib-dynamodb';
+import { storedEventFromItem } from '../lambda/adapters/dynamo-event-store';
 import { deterministicId } from '../lambda/core/ids';
-import { QueuedEvent } from '../lambda/core/queued-event';
+import { messageGroupOf, queueMessageBody } from '../lambda/core/queue-message';
 import { StoredEvent } from '../lambda/core/stored-event';
 
 /** Where the service's queues and table are. */
@@ -125,21 +126,12 @@ export async function redrive(
 
 /** Puts a stored event back on the events queue, marked so failed notifications are retried. */
 async function requeue(clients: ReplayClients, target: ReplayTarget, event: StoredEvent): Promise<void> {
-  const message: QueuedEvent & { redrive: true } = {
-    v: 1,
-    eventId: event.eventId,
-    receivedAt: event.receivedAt,
-    source: event.source,
-    ...(event.publisherKeyId ? { publisherKeyId: event.publisherKeyId } : {}),
-    event: event.event,
-    redrive: true,
-  };
   const fifo = target.queueUrl.endsWith('.fifo');
   await clients.sqs.send(new SendMessageCommand({
     QueueUrl: target.queueUrl,
-    MessageBody: JSON.stringify(message),
+    MessageBody: queueMessageBody(event, { redrive: true }),
     ...(fifo ? {
-      MessageGroupId: event.event.orderingKey ?? event.event.eventType,
+      MessageGroupId: messageGroupOf(event.event),
       MessageDeduplicationId: `${event.eventId}-replay-${Date.now()}`,
     } : {}),
   }));
@@ -148,7 +140,7 @@ async function requeue(clients: ReplayClients, target: ReplayTarget, event: Stor
 /** Re-queues one stored event; subscriptions that already got it are skipped by the processor. */
 export async function replayEvent(clients: ReplayClients, target: ReplayTarget, eventId: string): Promise<StoredEvent> {
   const result = await clients.documents.send(new GetCommand({ TableName: target.eventsTable, Key: { eventId }, ConsistentRead: true }));
-  const event = result.Item as StoredEvent | undefined;
+  const event = result.Item ? storedEventFromItem(result.Item) : undefined;
   if (!event) throw new Error(`no event ${eventId} in ${target.eventsTable} (expired, or never processed)`);
   await requeue(clients, target, event);
   return event;
@@ -175,7 +167,7 @@ export async function replayRange(
     FilterExpression: 'eventId BETWEEN :low AND :high' + (options.eventType ? ' AND eventType = :type' : ''),
     ExpressionAttributeValues: { ':low': low, ':high': high, ...(options.eventType ? { ':type': options.eventType } : {}) },
   });
-  for await (const page of pages) events.push(...((page.Items ?? []) as StoredEvent[]));
+  for await (const page of pages) events.push(...(page.Items ?? []).map(storedEventFromItem));
   events.sort((a, b) => a.eventId.localeCompare(b.eventId));
   if (options.dryRun) return events;
   let done = 0;

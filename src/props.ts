@@ -95,8 +95,9 @@ export interface EventNotificationServiceProps {
   readonly retrySchedule?: Duration[];
 
   /**
-   * The largest event body accepted by `POST /events` (413 above it). At most 1008 KiB, which
-   * leaves room for the envelope within the 1 MiB SQS message limit.
+   * The largest event body accepted by `POST /events` (413 above it). At most 384 KiB: every
+   * accepted event is stored whole in one DynamoDB item (400 KB at most), so nothing accepted
+   * can later fail to be stored.
    *
    * @default Size.kibibytes(256)
    */

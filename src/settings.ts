@@ -7,9 +7,13 @@ import { EventNotificationServiceProps } from './props';
 export const EVENT_TYPE_PATTERN = /^[A-Za-z0-9._:/-]{1,128}$/;
 const EMAIL_PATTERN = /^[^\s@"<>()[\],;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
-const SQS_MAX_MESSAGE_BYTES = 1024 * 1024;
-/** Room for the queue envelope (ids, times, source) around the event body. */
-const QUEUE_ENVELOPE_ALLOWANCE_BYTES = 16 * 1024;
+/**
+ * The largest event the service can keep: every accepted event is stored whole as one DynamoDB
+ * item (at most 400 KB), its text next to a few small attributes and, for a rejected event, its
+ * bounded reasons. 384 KiB leaves 16 KiB for those. (On the queue the event travels as a JSON
+ * string: at most twice its size once escaped, well inside SQS's 1 MiB.)
+ */
+const MAX_STORABLE_EVENT_BYTES = 384 * 1024;
 /** Lambda's environment is limited to 4 KB in all; the schemas must leave room for the rest. */
 const MAX_SCHEMAS_JSON_BYTES = 3 * 1024;
 
@@ -66,9 +70,8 @@ export function resolveSettings(props: EventNotificationServiceProps): ServiceSe
 
   const maxEventSize = props.maxEventSize ?? Size.kibibytes(256);
   const maxEventSizeBytes = maxEventSize.toBytes();
-  const maxAllowed = SQS_MAX_MESSAGE_BYTES - QUEUE_ENVELOPE_ALLOWANCE_BYTES;
-  check(maxEventSizeBytes >= 1024 && maxEventSizeBytes <= maxAllowed,
-    `maxEventSize must be between 1 KiB and ${maxAllowed / 1024} KiB (SQS messages are at most 1 MiB, including the envelope), got ${maxEventSizeBytes} bytes`);
+  check(maxEventSizeBytes >= 1024 && maxEventSizeBytes <= MAX_STORABLE_EVENT_BYTES,
+    `maxEventSize must be between 1 KiB and ${MAX_STORABLE_EVENT_BYTES / 1024} KiB (each event is stored whole in one DynamoDB item of at most 400 KB), got ${maxEventSizeBytes} bytes`);
 
   const retention = props.retention ?? Duration.days(30);
   check(retention.toSeconds() >= 86400 && retention.toSeconds() <= 365 * 86400,

@@ -155,3 +155,17 @@ describe('GET /events/{eventId}', () => {
     expect(other.detail).toContain(eventId);
   });
 });
+
+describe('GET /events/{eventId}: the event as published', () => {
+  test('the event comes back as its exact text (64-bit integers, 1e400, key order), after the service fields', async () => {
+    const eventId = newId('evt');
+    const eventJson = '{"eventType":"query.exact","severity":"LOW","title":"t","details":{"z":18446744073709551615,"a":1e400,"__proto__":{"k":1}}}';
+    const body = JSON.stringify({ v: 2, eventId, receivedAt: new Date().toISOString(), source: 'api', publisherKeyId: PUBLISHER, eventJson });
+    await processor.handler(sqsEvent(sqsRecord({ body })), lambdaContext());
+
+    const result = await getEvent(eventId);
+    expect(result.statusCode).toBe(200);
+    expect(result.body).toContain(`"event":${eventJson}`);
+    expect(jsonBody(result)).toMatchObject({ eventId, status: 'ACCEPTED', source: 'api', deliveryStatus: 'NO_MATCHING_SUBSCRIPTIONS' });
+  });
+});

@@ -3,7 +3,7 @@ import { HttpRequest } from '../lambda/core/http';
 import { InboundWebhookService } from '../lambda/core/inbound-service';
 import { IngestService } from '../lambda/core/ingest';
 import { HttpProblem } from '../lambda/core/problem';
-import { QueuedEvent } from '../lambda/core/queued-event';
+import { QueuedEvent } from '../lambda/core/queue-message';
 
 /** InboundWebhookService with in-memory ports: the limits that apply before anything is queued. */
 describe('inbound deliveries: limits', () => {
@@ -11,7 +11,13 @@ describe('inbound deliveries: limits', () => {
   const sent: QueuedEvent[] = [];
   const ingest = new IngestService({
     queue: { send: async (messages) => { sent.push(...messages); return messages.map(() => ({ ok: true as const })); } },
-    idempotency: { claim: async () => ({ status: 'claimed' as const }), markEnqueued: async () => undefined, release: async () => undefined },
+    idempotency: {
+      claim: async () => ({ status: 'claimed' as const }),
+      read: async () => undefined,
+      takeOver: async () => false,
+      markEnqueued: async () => undefined,
+      release: async () => undefined,
+    },
   }, { maxEventSizeBytes: 256 * 1024 });
   const service = new InboundWebhookService(
     [{ name: 'shop', provider: 'shopify', secretId: 'arn:secret', severity: 'MEDIUM' }],

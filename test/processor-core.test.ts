@@ -223,9 +223,11 @@ describe('email content', () => {
 
   test('renderEmail escapes every user value in the HTML part', () => {
     fc.assert(fc.property(text, fc.dictionary(fc.string({ maxLength: 10 }), text, { maxKeys: 3 }), text, (title, details, extra) => {
+      const envelope = { eventType: 'deploy.finished', severity: 'HIGH' as const, title: title || '-', details: { ...details, extra } };
       const event: StoredEvent = {
         eventId: 'evt_01JD0000000000000000000000',
-        event: { eventType: 'deploy.finished', severity: 'HIGH', title: title || '-', details: { ...details, extra } },
+        eventJson: JSON.stringify(envelope),
+        event: envelope,
         eventType: 'deploy.finished',
         receivedAt: '2025-01-01T00:00:00.000Z',
         source: 'api',

@@ -27,12 +27,13 @@ describe('invalid props are rejected with a message that says what to change', (
   });
 
   test.each([
-    ['above 1008 KiB', Size.kibibytes(1009)],
-    ['one byte above 1008 KiB', Size.bytes(1008 * 1024 + 1)],
-    ['1 MiB (no room for the envelope)', Size.mebibytes(1)],
+    ['above 384 KiB', Size.kibibytes(385)],
+    ['one byte above 384 KiB', Size.bytes(384 * 1024 + 1)],
+    ['400 KiB (an event must fit in one DynamoDB item with its attributes)', Size.kibibytes(400)],
+    ['1 MiB', Size.mebibytes(1)],
     ['below 1 KiB', Size.bytes(1023)],
   ])('maxEventSize %s', (_name, maxEventSize) => {
-    expect(() => build({ maxEventSize })).toThrow(/maxEventSize must be between 1 KiB and 1008 KiB/);
+    expect(() => build({ maxEventSize })).toThrow(/maxEventSize must be between 1 KiB and 384 KiB \(each event is stored whole in one DynamoDB item/);
   });
 
   test.each(['ops', 'ops@', '@example.com', 'ops@example', 'ops example@example.com', 'ops@exa_mple.com'])('malformed alarmEmail %p', (alarmEmail) => {
@@ -140,7 +141,7 @@ describe('invalid props are rejected with a message that says what to change', (
 
 describe('valid edge values are accepted', () => {
   test.each<[string, EventNotificationServiceProps]>([
-    ['maxEventSize exactly 1008 KiB', { maxEventSize: Size.kibibytes(1008) }],
+    ['maxEventSize exactly 384 KiB', { maxEventSize: Size.kibibytes(384) }],
     ['maxEventSize exactly 1 KiB', { maxEventSize: Size.kibibytes(1) }],
     ['retention exactly 1 day', { retention: Duration.days(1) }],
     ['retention exactly 365 days', { retention: Duration.days(365) }],

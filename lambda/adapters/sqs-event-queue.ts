@@ -1,7 +1,8 @@
 import {
   SendMessageBatchCommand, SendMessageBatchRequestEntry, SendMessageCommand, SQSClient,
 } from '@aws-sdk/client-sqs';
-import { EventQueue, orderingKeyOf, QueuedEvent, SendOutcome } from '../core/queued-event';
+import { messageGroupOf, QueuedEvent, queueMessageBody } from '../core/queue-message';
+import { EventQueue, SendOutcome } from '../core/queued-event';
 
 /** SQS limits for one SendMessageBatch call. */
 const MAX_BATCH_ENTRIES = 10;
@@ -16,7 +17,7 @@ export class SqsEventQueue implements EventQueue {
   ) {}
 
   public async send(messages: readonly QueuedEvent[]): Promise<SendOutcome[]> {
-    const bodies = messages.map((m) => JSON.stringify(m)); // once: sent, and sized for batching
+    const bodies = messages.map((m) => queueMessageBody(m)); // once: sent, and sized for batching
     if (messages.length === 1) {
       const [message] = messages;
       try {
@@ -73,7 +74,7 @@ export class SqsEventQueue implements EventQueue {
 
   private fifoFields(message: QueuedEvent): { MessageGroupId?: string; MessageDeduplicationId?: string } {
     // The event id deduplicates re-sends of the same event within SQS's 5-minute window.
-    return this.fifo ? { MessageGroupId: orderingKeyOf(message), MessageDeduplicationId: message.eventId } : {};
+    return this.fifo ? { MessageGroupId: messageGroupOf(message.event), MessageDeduplicationId: message.eventId } : {};
   }
 }
 

@@ -1,5 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { EmailContent } from './email-content';
+import { joinObjects, stringifyWithRaw } from './raw-json';
 import { parseRetryAfter } from './retry-policy';
 import { StoredEvent } from './stored-event';
 
@@ -46,13 +47,15 @@ export interface EmailTransport {
   send(to: string, content: EmailContent): Promise<string>;
 }
 
-/** The webhook body (DESIGN §6). Built from stored values only, so it is identical on every retry. */
+/**
+ * The webhook body (docs/architecture.md "Delivery"): `data` is the service's fields followed by
+ * the publisher's envelope exactly as sent (raw-json.ts). Publishers cannot send the service's
+ * field names (envelope.ts SERVICE_FIELDS), so nothing in `data` is said twice. Built from stored
+ * values only, so it is identical on every retry.
+ */
 export function webhookBody(event: StoredEvent): string {
-  return JSON.stringify({
-    type: event.event.eventType,
-    timestamp: event.receivedAt,
-    data: { eventId: event.eventId, receivedAt: event.receivedAt, source: event.source, ...event.event },
-  });
+  const service = JSON.stringify({ eventId: event.eventId, receivedAt: event.receivedAt, source: event.source });
+  return stringifyWithRaw({ type: event.eventType, timestamp: event.receivedAt }, 'data', joinObjects(service, event.eventJson));
 }
 
 /** Standard Webhooks headers: `webhook-id` stable across retries, timestamp of this attempt. */

@@ -1,3 +1,4 @@
+import { indentJson, memberText } from './raw-json';
 import { StoredEvent } from './stored-event';
 
 export interface EmailContent {
@@ -23,7 +24,9 @@ export function subjectLine(severity: string, title: string): string {
 
 /** The notification email of an event. Every user-supplied value is escaped in the HTML part. */
 export function renderEmail(event: StoredEvent): EmailContent {
-  const details = event.event.details === undefined ? undefined : JSON.stringify(event.event.details, null, 2);
+  // From the event's own text, so numbers show every digit the publisher sent.
+  const raw = memberText(event.eventJson, 'details');
+  const details = raw === undefined ? undefined : indentJson(raw);
   const text = [
     event.event.title,
     '',

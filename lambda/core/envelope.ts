@@ -23,6 +23,12 @@ export const eventTypeSchema = z
 export const MAX_TITLE_LENGTH = 256;
 
 /**
+ * Fields the service sets on every delivered event (a webhook's `data`). A publisher cannot
+ * supply them: otherwise a delivery could claim another id or a verified inbound source.
+ */
+export const SERVICE_FIELDS = ['eventId', 'receivedAt', 'source'] as const;
+
+/**
  * The event envelope as publishers send it. Shallow validation: the envelope fields are present
  * and typed; unknown fields are kept, never rejected (they travel with the event).
  */
@@ -37,6 +43,12 @@ export const eventEnvelopeSchema = z.looseObject({
   details: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
   /** FIFO only: events with the same ordering key are delivered in order (default: the event type). */
   orderingKey: z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
+}).superRefine((envelope, ctx) => {
+  for (const field of SERVICE_FIELDS) {
+    if (Object.hasOwn(envelope, field)) {
+      ctx.addIssue({ code: 'custom', path: [field], message: 'is set by the service and cannot be sent; put your own value in details' });
+    }
+  }
 });
 
 export type EventEnvelope = z.infer<typeof eventEnvelopeSchema>;

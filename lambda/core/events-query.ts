@@ -1,7 +1,8 @@
-import { HttpRequest, HttpResponse, jsonResponse } from './http';
+import { HttpRequest, HttpResponse } from './http';
 import { isId } from './ids';
 import { NotificationRecord, NotificationStore } from './notification';
 import { HttpProblem } from './problem';
+import { stringifyWithRaw } from './raw-json';
 import { EventStore } from './stored-event';
 
 /** Overall delivery state of an event, from its notification records and how many it matched. */
@@ -32,13 +33,13 @@ export class EventsQueryService {
       throw HttpProblem.notFound(`No event ${eventId} is stored for this API key (yet: processing takes a moment after the 202).`);
     }
     const records = await this.notifications.list(eventId);
-    return jsonResponse(200, {
+    // `event` is the publisher's own text (every digit as sent), so it is placed as raw JSON.
+    const body = stringifyWithRaw({
       eventId: event.eventId,
       status: event.status,
       ...(event.rejection ? { rejection: event.rejection } : {}),
       receivedAt: event.receivedAt,
       source: event.source,
-      event: event.event,
       deliveryStatus: event.status === 'REJECTED' ? 'REJECTED' : deliveryStatus(records, event.matchedSubscriptions),
       notifications: records.map((r) => ({
         subscriptionId: r.subscriptionId,
@@ -49,6 +50,17 @@ export class EventsQueryService {
         ...(r.reason ? { reason: r.reason } : {}),
         attempts: r.attempts,
       })),
-    });
+    }, 'event', isJsonText(event.eventJson) ? event.eventJson : JSON.stringify(event.eventJson));
+    return { statusCode: 200, headers: { 'content-type': 'application/json' }, body };
+  }
+}
+
+/** A rejected event's text need not be JSON; it is then shown as a string. */
+function isJsonText(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { encodeTime, monotonicFactory } from 'ulid';
+import { decodeTime, encodeTime, monotonicFactory } from 'ulid';
 
 /** Prefixes of our ids: they say what an id names and keep ids of different things apart. */
 export type IdPrefix = 'evt' | 'sub' | 'ntf';
@@ -15,6 +15,11 @@ const ULID_BODY = '[0-7][0-9A-HJKMNP-TV-Z]{25}';
 
 export function isId(prefix: IdPrefix, value: string | undefined): value is string {
   return value !== undefined && new RegExp(`^${prefix}_${ULID_BODY}$`).test(value);
+}
+
+/** The time (epoch ms) in an id's ULID body: when the id was made. */
+export function timeOfId(id: string): number {
+  return decodeTime(id.slice(id.indexOf('_') + 1));
 }
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';

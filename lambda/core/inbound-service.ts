@@ -4,6 +4,7 @@ import { fingerprintOf, scopedIdempotencyKey } from './idempotency';
 import { InboundRejection, InboundSource, inboundEventType, verifyDelivery } from './inbound-webhooks';
 import { IngestService, requireShallowNesting } from './ingest';
 import { HttpProblem, zodFieldErrors } from './problem';
+import { compactJson, joinObjects } from './raw-json';
 
 /** Port: the signing secrets of a source, current first, then the previous one if any. */
 export interface SecretSource {
@@ -43,22 +44,24 @@ export class InboundWebhookService {
     }
 
     const delivery = await this.verify(source, request, raw);
-    const details = typeof delivery.payload === 'object' && delivery.payload !== null && !Array.isArray(delivery.payload)
-      ? delivery.payload as Record<string, unknown>
-      : { payload: delivery.payload };
-    const candidate = {
+    const isObject = typeof delivery.payload === 'object' && delivery.payload !== null && !Array.isArray(delivery.payload);
+    const details = isObject ? delivery.payload as Record<string, unknown> : { payload: delivery.payload };
+    const payloadJson = compactJson(delivery.payloadJson);
+    const header = {
       eventType: inboundEventType(source.name, delivery.type),
       severity: source.severity,
       title: `${PROVIDER_TITLES[source.provider]} ${delivery.type}`.slice(0, 256),
-      details,
     };
+    const candidate = { ...header, details };
+    // The provider's payload travels as its own text: 64-bit order ids keep every digit.
+    const eventJson = joinObjects(JSON.stringify(header), `{"details":${isObject ? payloadJson : `{"payload":${payloadJson}}`}}`);
     requireShallowNesting(candidate, '/details');
     const parsed = eventEnvelopeSchema.safeParse(candidate);
     if (!parsed.success) throw HttpProblem.badRequest('The delivery cannot be turned into an event.', zodFieldErrors(parsed.error));
     const envelope: EventEnvelope = parsed.data;
 
     const key = delivery.deliveryId ? scopedIdempotencyKey(`webhook:${source.name}`, delivery.deliveryId.slice(0, 255)) : undefined;
-    const outcome = await this.ingest.acceptVerified(envelope, fingerprintOf(raw), key, `webhook:${source.name}`);
+    const outcome = await this.ingest.acceptVerified(envelope, eventJson, fingerprintOf(raw), key, `webhook:${source.name}`);
     if (!outcome.accepted) throw outcome.problem;
     return jsonResponse(202, { eventId: outcome.eventId, status: 'ACCEPTED' }, outcome.replayed ? { 'idempotent-replayed': 'true' } : {});
   }

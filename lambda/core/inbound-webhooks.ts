@@ -29,6 +29,8 @@ export interface VerifiedDelivery {
   readonly deliveryId?: string;
   /** The payload, parsed. */
   readonly payload: unknown;
+  /** The payload's own JSON text (exact numbers and keys: raw-json.ts). */
+  readonly payloadJson: string;
 }
 
 /** Why a delivery is refused: `signature` → 401, `payload` → 400 (the signature was fine). */
@@ -61,9 +63,9 @@ function required(headers: Headers, name: string): string {
   return value;
 }
 
-function parseJson(raw: string): unknown {
+function parseJson(raw: string): { payload: unknown; payloadJson: string } {
   try {
-    return JSON.parse(raw);
+    return { payload: JSON.parse(raw), payloadJson: raw };
   } catch {
     throw new InboundRejection('payload', 'the body is not JSON');
   }
@@ -77,7 +79,7 @@ function verifyWith(source: InboundSource, secret: string, headers: Headers, raw
       if (!signaturesEqual(hmac('sha256', secret, raw), signature)) throw new InboundRejection('signature', 'signature mismatch');
       const type = headers['x-shopify-topic'];
       if (!type) throw new InboundRejection('payload', 'the X-Shopify-Topic header is missing');
-      return { type, deliveryId: headers['x-shopify-webhook-id'] ?? headers['x-shopify-event-id'], payload: parseJson(raw) };
+      return { type, deliveryId: headers['x-shopify-webhook-id'] ?? headers['x-shopify-event-id'], ...parseJson(raw) };
     }
     case 'github': {
       const header = required(headers, 'x-hub-signature-256');
@@ -87,8 +89,8 @@ function verifyWith(source: InboundSource, secret: string, headers: Headers, raw
       if (!type) throw new InboundRejection('payload', 'the X-GitHub-Event header is missing');
       // GitHub may send application/x-www-form-urlencoded with the JSON in `payload`.
       const form = (headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
-      const payload = form ? parseJson(new URLSearchParams(raw).get('payload') ?? '') : parseJson(raw);
-      return { type, deliveryId: headers['x-github-delivery'], payload };
+      const body = form ? parseJson(new URLSearchParams(raw).get('payload') ?? '') : parseJson(raw);
+      return { type, deliveryId: headers['x-github-delivery'], ...body };
     }
     case 'stripe': {
       const parts = required(headers, 'stripe-signature').split(',').map((p) => p.trim().split('='));
@@ -98,9 +100,10 @@ function verifyWith(source: InboundSource, secret: string, headers: Headers, raw
       const expected = hmac('sha256', secret, `${timestamp}.${raw}`);
       if (!candidates.some((c) => signaturesEqual(expected, c))) throw new InboundRejection('signature', 'signature mismatch');
       if (Math.abs(nowMs / 1000 - timestamp) > TIMESTAMP_TOLERANCE_SECONDS) throw new InboundRejection('signature', 'the signature timestamp is too old or too new');
-      const payload = parseJson(raw) as { type?: unknown; id?: unknown };
+      const body = parseJson(raw);
+      const payload = body.payload as { type?: unknown; id?: unknown };
       if (typeof payload?.type !== 'string') throw new InboundRejection('payload', 'the Stripe event has no type');
-      return { type: payload.type, deliveryId: typeof payload.id === 'string' ? payload.id : undefined, payload };
+      return { type: payload.type, deliveryId: typeof payload.id === 'string' ? payload.id : undefined, ...body };
     }
     case 'standard-webhooks': {
       try {
@@ -109,8 +112,9 @@ function verifyWith(source: InboundSource, secret: string, headers: Headers, raw
       } catch (error) {
         throw new InboundRejection('signature', error instanceof Error ? error.message : 'signature mismatch');
       }
-      const payload = parseJson(raw) as { type?: unknown };
-      return { type: typeof payload?.type === 'string' ? payload.type : 'webhook', deliveryId: headers['webhook-id'], payload };
+      const body = parseJson(raw);
+      const payload = body.payload as { type?: unknown };
+      return { type: typeof payload?.type === 'string' ? payload.type : 'webhook', deliveryId: headers['webhook-id'], ...body };
     }
     case 'hmac': {
       const header = required(headers, (source.header ?? '').toLowerCase());
@@ -118,9 +122,10 @@ function verifyWith(source: InboundSource, secret: string, headers: Headers, raw
       const value = header.startsWith(prefix) ? header.slice(prefix.length) : '';
       const signature = decode(value, source.encoding ?? 'hex');
       if (!signaturesEqual(hmac(source.algorithm ?? 'sha256', secret, raw), signature)) throw new InboundRejection('signature', 'signature mismatch');
-      const payload = parseJson(raw) as { type?: unknown };
+      const body = parseJson(raw);
+      const payload = body.payload as { type?: unknown };
       const type = source.eventTypeHeader ? headers[source.eventTypeHeader.toLowerCase()] : typeof payload?.type === 'string' ? payload.type : undefined;
-      return { type: type ?? 'webhook', deliveryId: source.deliveryIdHeader ? headers[source.deliveryIdHeader.toLowerCase()] : undefined, payload };
+      return { type: type ?? 'webhook', deliveryId: source.deliveryIdHeader ? headers[source.deliveryIdHeader.toLowerCase()] : undefined, ...body };
     }
   }
 }

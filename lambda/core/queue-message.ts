@@ -1,7 +1,16 @@
 import * as z from 'zod';
-import { eventEnvelopeSchema } from './envelope';
+import { EventEnvelope, eventEnvelopeSchema } from './envelope';
 import { deterministicId, isId } from './ids';
-import { QueuedEvent } from './queued-event';
+import { compactJson } from './raw-json';
+
+/**
+ * The events queue's message, in one place: what ingest, inbound webhooks, the replay tool and
+ * `grantPublish` code put on the queue, and how the processor reads it back.
+ *
+ * Version 2 carries the publisher's envelope as exact JSON text (`eventJson`), so numbers keep
+ * every digit and keys their order (raw-json.ts). Version 1 (an object `event`) is still read:
+ * a queue may hold messages an older deployment wrote.
+ */
 
 /** One SQS record as the processor needs it. */
 export interface QueueRecord {
@@ -14,23 +23,74 @@ export interface QueueRecord {
   readonly sentTimestampMs: number;
 }
 
-const queuedEventSchema = z.object({
-  v: z.literal(1),
+const headerFields = {
   eventId: z.string().refine((id) => isId('evt', id), 'must be an evt_ id'),
   receivedAt: z.iso.datetime(),
   source: z.string().min(1).max(200),
   publisherKeyId: z.string().max(200).optional(),
-  event: z.unknown(),
   /** Set on copies sent to the dead-letter queue: a redrive retries failed notifications. */
   redrive: z.boolean().optional(),
-});
+};
+
+const messageSchema = z.discriminatedUnion('v', [
+  z.object({ v: z.literal(2), ...headerFields, eventJson: z.string().min(2) }),
+  z.object({ v: z.literal(1), ...headerFields, event: z.unknown() }),
+]);
+
+/** A queued event as text: everything the service knows of it before deep validation. */
+export interface QueuedEventText {
+  readonly eventId: string;
+  /** ISO-8601 time the service accepted the event (the time part of its id). */
+  readonly receivedAt: string;
+  /** `api`, `queue` (sent straight to the queue) or `webhook:<source>`. */
+  readonly source: string;
+  /** API key id of the publisher, when it came through the API. */
+  readonly publisherKeyId?: string;
+  /** The publisher's envelope: compact, exact JSON text. */
+  readonly eventJson: string;
+}
+
+/** A queued event whose envelope passed validation: its text plus a parsed view of it. */
+export interface QueuedEvent extends QueuedEventText {
+  /** Parsed from `eventJson` for validation and matching; never re-serialized for delivery. */
+  readonly event: EventEnvelope;
+}
+
+/** The message body for a queued event; `redrive` marks dead-letter copies. */
+export function queueMessageBody(message: QueuedEventText, options: { readonly redrive?: boolean } = {}): string {
+  return JSON.stringify({
+    v: 2,
+    eventId: message.eventId,
+    receivedAt: message.receivedAt,
+    source: message.source,
+    ...(message.publisherKeyId ? { publisherKeyId: message.publisherKeyId } : {}),
+    eventJson: message.eventJson,
+    ...(options.redrive ? { redrive: true } : {}),
+  });
+}
+
+/** The FIFO message group of an event: its `orderingKey`, else its type. */
+export function messageGroupOf(event: unknown): string {
+  const e = event as { orderingKey?: unknown; eventType?: unknown } | undefined;
+  const key = e?.orderingKey ?? e?.eventType;
+  return typeof key === 'string' && key.length > 0 ? key.slice(0, 128) : 'unknown';
+}
 
 export type ParsedMessage =
   | { readonly ok: true; readonly message: QueuedEvent; readonly redrive: boolean }
-  | { readonly ok: false; readonly eventId?: string; readonly reasons: string[]; readonly partial?: Omit<QueuedEvent, 'event'> & { event: unknown } };
+  | {
+    readonly ok: false;
+    readonly reasons: string[];
+    readonly eventId?: string;
+    /** The message as far as it could be read (its envelope failed validation). */
+    readonly partial?: QueuedEventText;
+    /** The envelope as parsed, when it is JSON (for its ordering key). */
+    readonly event?: unknown;
+    readonly redrive?: boolean;
+  };
 
 /**
- * Reads a queue message: the ingest function's `QueuedEvent`, or a bare event envelope sent
+ * Reads a queue message: a versioned message from the service, or a bare event envelope sent
  * straight to the queue by code holding `grantPublish` (it gets an id derived from the SQS
  * message id, so redeliveries keep it). Deep-validates the envelope.
  */
@@ -43,31 +103,47 @@ export function parseQueueMessage(record: QueueRecord): ParsedMessage {
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return { ok: false, reasons: ['message body is not a JSON object'] };
 
-  let wrapper: Omit<QueuedEvent, 'event'> & { event: unknown };
+  let text: QueuedEventText;
   let redrive = false;
-  if ((body as { v?: unknown }).v !== undefined) {
-    const parsed = queuedEventSchema.safeParse(body);
+  if (Object.hasOwn(body, 'v')) {
+    const parsed = messageSchema.safeParse(body);
     if (!parsed.success) return { ok: false, reasons: parsed.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`) };
-    const { redrive: flag, ...rest } = parsed.data;
-    wrapper = rest;
-    redrive = flag === true;
+    const m = parsed.data;
+    redrive = m.redrive === true;
+    text = {
+      eventId: m.eventId,
+      receivedAt: m.receivedAt,
+      source: m.source,
+      ...(m.publisherKeyId ? { publisherKeyId: m.publisherKeyId } : {}),
+      eventJson: m.v === 2 ? m.eventJson : JSON.stringify(m.event ?? null),
+    };
   } else {
-    wrapper = {
-      v: 1,
+    text = {
       eventId: deterministicId('evt', record.sentTimestampMs, record.messageId),
       receivedAt: new Date(record.sentTimestampMs).toISOString(),
       source: 'queue',
-      event: body,
+      eventJson: compactJson(record.body),
     };
   }
-  const envelope = eventEnvelopeSchema.safeParse(wrapper.event);
+  let event: unknown;
+  try {
+    event = JSON.parse(text.eventJson);
+  } catch {
+    return { ok: false, eventId: text.eventId, partial: text, reasons: ['eventJson: is not JSON'], redrive };
+  }
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+    return { ok: false, eventId: text.eventId, partial: text, event, reasons: ['/: the event must be a JSON object'], redrive };
+  }
+  const envelope = eventEnvelopeSchema.safeParse(event);
   if (!envelope.success) {
     return {
       ok: false,
-      eventId: wrapper.eventId,
-      partial: wrapper,
+      eventId: text.eventId,
+      partial: text,
+      event,
+      redrive,
       reasons: envelope.error.issues.map((i) => `/${i.path.join('/')}: ${i.message}`),
     };
   }
-  return { ok: true, message: { ...wrapper, event: envelope.data }, redrive };
+  return { ok: true, message: { ...text, eventJson: compactJson(text.eventJson), event: envelope.data }, redrive };
 }

@@ -6,7 +6,9 @@ export type EventStatus = (typeof EVENT_STATUSES)[number];
 /** An item of the Events table. */
 export interface StoredEvent {
   readonly eventId: string;
-  /** The envelope as published, unknown fields included. */
+  /** The envelope as published, unknown fields included: compact, exact JSON text (raw-json.ts). */
+  readonly eventJson: string;
+  /** A parsed view of `eventJson` (not stored): for matching and rendering, never for delivery. */
   readonly event: EventEnvelope;
   readonly eventType: string;
   readonly receivedAt: string;
