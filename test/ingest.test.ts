@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { SendMessageBatchCommandInput, SendMessageBatchRequestEntry, SendMessageCommandInput, SQSClient } from '@aws-sdk/client-sqs';
 import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
-import { apiEvent, ApiHandler, header, jsonBody, loadHandler, LoadedHandler, SqsModule } from './helpers/api-event';
+import { apiEvent, ApiHandler, expectProblem, header, jsonBody, loadHandler, LoadedHandler, SqsModule } from './helpers/api-event';
 import { handlerEnv, LocalDynamo, startDynamo } from './helpers/dynamo';
+import { readQueueBody } from './helpers/queue-message';
 
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/ens-events';
 const FIFO_QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/ens-events.fifo';
@@ -72,6 +73,31 @@ describe('ingest handler (standard queue)', () => {
   });
 
   describe('POST /events', () => {
+    test('the queued event is the publisher\'s exact text: 64-bit integers, 5e-324, 1e400, key order, __proto__ and constructor keys', async () => {
+      const text = '{ "eventType": "shop.order", "severity": "HIGH", "title": "Order",\n  "details": {"id": 18446744073709551615, "z": 1, "a": 5e-324,'
+        + ' "big": 1e400, "__proto__": {"x": 1}, "constructor": "c", "s": "\\u00e9 é 🚀"} }';
+      const result = await postEvent(text);
+      expect(result.statusCode).toBe(202);
+      const sent = JSON.parse(singleSends()[0].MessageBody!);
+      expect(sent.eventJson).toBe('{"eventType":"shop.order","severity":"HIGH","title":"Order","details":{"id":18446744073709551615,"z":1,'
+        + '"a":5e-324,"big":1e400,"__proto__":{"x":1},"constructor":"c","s":"\\u00e9 é 🚀"}}');
+      expect(sent.eventJson).toContain('"id":18446744073709551615,"z":1,"a":5e-324,"big":1e400,"__proto__":{"x":1},"constructor":"c"');
+    });
+
+    test.each(['eventId', 'source', 'receivedAt'])('a top-level %p (a field the service sets) is 400 on its path and nothing is queued', async (field) => {
+      const result = await postEvent(event({ [field]: 'webhook:pay' }));
+      const problem = expectProblem(result, 400);
+      expect(problem.errors).toEqual([{ path: `/${field}`, message: expect.stringContaining('set by the service') }]);
+      expect(sqsMock.calls()).toHaveLength(0);
+    });
+
+    test('a body that is not valid UTF-8 is 400, never altered into U+FFFD and queued', async () => {
+      const bytes = Buffer.concat([Buffer.from('{"eventType":"a.b","severity":"HIGH","title":"caf'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+      const problem = expectProblem(await postEvent(bytes), 400);
+      expect(problem.detail).toMatch(/not valid UTF-8/);
+      expect(sqsMock.calls()).toHaveLength(0);
+    });
+
     test('202 with an evt_ id, ACCEPTED and a location; one SendMessage with the versioned queue message', async () => {
       const before = Date.now();
       const published = event({
@@ -94,9 +120,9 @@ describe('ingest handler (standard queue)', () => {
       expect(sent.QueueUrl).toBe(QUEUE_URL);
       expect(sent.MessageGroupId).toBeUndefined();
       expect(sent.MessageDeduplicationId).toBeUndefined();
-      const message = JSON.parse(sent.MessageBody!);
+      const message = readQueueBody(sent.MessageBody!);
       expect(message).toEqual({
-        v: 1,
+        v: 2,
         eventId: body.eventId,
         receivedAt: expect.any(String),
         source: 'api',
@@ -144,7 +170,7 @@ describe('ingest handler (standard queue)', () => {
     test('a missing apiKeyId still publishes, without publisherKeyId in the message', async () => {
       const result = await handler(apiEvent({ method: 'POST', resource: '/events', body: event(), apiKeyId: null }));
       expect(result.statusCode).toBe(202);
-      const message = JSON.parse(singleSends()[0].MessageBody!);
+      const message = readQueueBody(singleSends()[0].MessageBody!);
       expect(message).not.toHaveProperty('publisherKeyId');
       expect(message.eventId).toBe(jsonBody(result).eventId);
     });
@@ -159,7 +185,7 @@ describe('ingest handler (standard queue)', () => {
         apiKeyId: PUBLISHER,
       }));
       expect(result.statusCode).toBe(202);
-      expect(JSON.parse(singleSends()[0].MessageBody!).event.title).toBe('über-deploy ✓');
+      expect(readQueueBody(singleSends()[0].MessageBody!).event.title).toBe('über-deploy ✓');
     });
 
     test('10,000-character eventType and title are rejected with field errors (limit not reached)', async () => {
@@ -180,7 +206,7 @@ describe('ingest handler (standard queue)', () => {
       // The envelope object is level 1; 29 levels of details make 30.
       const deepest = await postEvent(event({ details: nest(29) }));
       expect(deepest.statusCode).toBe(202);
-      expect(JSON.parse(singleSends()[0].MessageBody!).event.details).toEqual(nest(29));
+      expect(readQueueBody(singleSends()[0].MessageBody!).event.details).toEqual(nest(29));
 
       const tooDeep = await postEvent(event({ details: nest(30) }));
       expect(tooDeep.statusCode).toBe(400);
@@ -233,7 +259,7 @@ describe('ingest handler (standard queue)', () => {
       expect(header(second, 'content-type')).toBe('application/problem+json');
       expect(jsonBody(second)).toMatchObject({ status: 422, type: expect.stringContaining('idempotency-key-reused') });
       expect(singleSends()).toHaveLength(1);
-      expect(JSON.parse(singleSends()[0].MessageBody!).event.title).toBe('one');
+      expect(readQueueBody(singleSends()[0].MessageBody!).event.title).toBe('one');
     });
 
     test('the same key from a different API key is a different event', async () => {
@@ -246,7 +272,7 @@ describe('ingest handler (standard queue)', () => {
       expect(b.statusCode).toBe(202);
       expect(jsonBody(b).eventId).not.toBe(jsonBody(a).eventId);
       expect(header(b, 'idempotent-replayed')).toBeUndefined();
-      expect(singleSends().map((s) => JSON.parse(s.MessageBody!).publisherKeyId)).toEqual(['key-a', 'key-b']);
+      expect(singleSends().map((s) => readQueueBody(s.MessageBody!).publisherKeyId)).toEqual(['key-a', 'key-b']);
     });
 
     test('after an SQS failure, a retry with the same key is enqueued (202) and later repeats replay it', async () => {
@@ -267,10 +293,10 @@ describe('ingest handler (standard queue)', () => {
       expect(header(repeated, 'idempotent-replayed')).toBe('true');
       // One failed attempt and one successful one; the repeat sent nothing.
       expect(singleSends()).toHaveLength(2);
-      expect(JSON.parse(singleSends()[1].MessageBody!).eventId).toBe(eventId);
+      expect(readQueueBody(singleSends()[1].MessageBody!).eventId).toBe(eventId);
     });
 
-    test('a record left "not enqueued" (lost markEnqueued) makes a repeat re-send under the same event id', async () => {
+    test('a claim left "not enqueued" past its lease (the request died) makes a repeat re-send under the same event id', async () => {
       const key = `lost-${randomUUID()}`;
       const body = event({ title: 'lost ack' });
       const first = await postEvent(body, { headers: { 'Idempotency-Key': key } });
@@ -282,8 +308,9 @@ describe('ingest handler (standard queue)', () => {
       await dynamo.documentClient.send(new UpdateCommand({
         TableName: dynamo.tableNames.events,
         Key: { eventId: scan.Items![0].eventId },
-        UpdateExpression: 'SET enqueued = :false',
-        ExpressionAttributeValues: { ':false': false },
+        // The request that claimed it died 16 s ago (the lease is 15 s) before saying it had queued it.
+        UpdateExpression: 'SET enqueued = :false, claimedAt = :then',
+        ExpressionAttributeValues: { ':false': false, ':then': Date.now() - 16_000 },
       }));
 
       const repeat = await postEvent(body, { headers: { 'Idempotency-Key': key } });
@@ -291,10 +318,35 @@ describe('ingest handler (standard queue)', () => {
       expect(repeat.statusCode).toBe(202);
       expect(jsonBody(repeat).eventId).toBe(eventId);
       expect(header(repeat, 'idempotent-replayed')).toBe('true');
-      expect(singleSends().map((input) => JSON.parse(input.MessageBody!).eventId)).toEqual([eventId, eventId]);
+      expect(singleSends().map((input) => readQueueBody(input.MessageBody!).eventId)).toEqual([eventId, eventId]);
     });
 
-    test('concurrent requests with the same key get the same event id', async () => {
+    test('a repeat while the first request still holds the claim waits, then answers 409 with Retry-After and sends nothing', async () => {
+      const key = `held-${randomUUID()}`;
+      const body = event({ title: 'held' });
+      const first = await postEvent(body, { headers: { 'Idempotency-Key': key } });
+      const eventId = jsonBody(first).eventId;
+      const scan = await dynamo.documentClient.send(new ScanCommand({
+        TableName: dynamo.tableNames.events, FilterExpression: 'refEventId = :id', ExpressionAttributeValues: { ':id': eventId },
+      }));
+      // As if the first request were still between its claim and the queue.
+      await dynamo.documentClient.send(new UpdateCommand({
+        TableName: dynamo.tableNames.events,
+        Key: { eventId: scan.Items![0].eventId },
+        UpdateExpression: 'SET enqueued = :false, claimedAt = :now',
+        ExpressionAttributeValues: { ':false': false, ':now': Date.now() },
+      }));
+      const sendsBefore = singleSends().length;
+
+      const repeat = await postEvent(body, { headers: { 'Idempotency-Key': key } });
+
+      expect(repeat.statusCode).toBe(409);
+      expect(header(repeat, 'retry-after')).toBe('1');
+      expect(jsonBody(repeat)).toMatchObject({ status: 409, type: expect.stringContaining('idempotency-key-in-progress') });
+      expect(singleSends()).toHaveLength(sendsBefore);
+    });
+
+    test('concurrent requests with the same key get the same event id and queue it once', async () => {
       const key = `race-${randomUUID()}`;
       const body = event({ title: 'race' });
       const results = await Promise.all([1, 2, 3].map(() => postEvent(body, { headers: { 'Idempotency-Key': key } })));
@@ -303,8 +355,8 @@ describe('ingest handler (standard queue)', () => {
       const ids = new Set(results.map((result) => jsonBody(result).eventId));
       expect(ids.size).toBe(1);
       const [eventId] = [...ids];
-      expect(singleSends().length).toBeGreaterThanOrEqual(1);
-      for (const input of singleSends()) expect(JSON.parse(input.MessageBody!).eventId).toBe(eventId);
+      expect(singleSends()).toHaveLength(1);
+      expect(readQueueBody(singleSends()[0].MessageBody!).eventId).toBe(eventId);
     });
 
     test('a batch repeated with the same key yields the same ids and sends nothing more', async () => {
@@ -322,6 +374,15 @@ describe('ingest handler (standard queue)', () => {
   });
 
   describe('POST /events/batch', () => {
+    test('each queued item is its own exact text, big integers included', async () => {
+      const items = ['{"eventType":"a.b","severity":"LOW","title":"one","details":{"n":9007199254740993}}',
+        '{"title":"two","severity":"HIGH","eventType":"a.c","details":{"ns":1700000000123456789}}'];
+      const result = await postBatch(`{"events": [ ${items.join(' ,\n ')} ]}`);
+      expect(result.statusCode).toBe(202);
+      expect(singleSends().length + batchEntries().length).toBe(2);
+      expect(batchEntries().map((e) => JSON.parse(e.MessageBody!).eventJson)).toEqual(items);
+    });
+
     test('25 valid events: 202 with 25 results in order, 3 SendMessageBatch calls (10+10+5), no SendMessage', async () => {
       const events = Array.from({ length: 25 }, (_, i) => event({ title: `event ${i}`, seq: i }));
       const result = await postBatch({ events });
@@ -340,10 +401,10 @@ describe('ingest handler (standard queue)', () => {
         expect(new Set(input.Entries!.map((e) => e.Id)).size).toBe(input.Entries!.length);
       }
       // Each result's id is the id of the message that carries that position's event.
-      const messages = batchEntries().map((e) => JSON.parse(e.MessageBody!));
+      const messages = batchEntries().map((e) => readQueueBody(e.MessageBody!));
       expect(messages).toHaveLength(25);
       for (const message of messages) {
-        expect(message).toMatchObject({ v: 1, source: 'api', publisherKeyId: PUBLISHER });
+        expect(message).toMatchObject({ v: 2, source: 'api', publisherKeyId: PUBLISHER });
         expect(message.eventId).toBe(results[message.event.seq].eventId);
         expect(message.event).toEqual(events[message.event.seq]);
       }
@@ -376,7 +437,7 @@ describe('ingest handler (standard queue)', () => {
       expect(paths(6)).toEqual(['/events/6/severity']);
 
       expect(singleSends()).toHaveLength(0);
-      const sent = batchEntries().map((e) => JSON.parse(e.MessageBody!));
+      const sent = batchEntries().map((e) => readQueueBody(e.MessageBody!));
       expect(sent.map((m) => m.event.title)).toEqual(['ok 0', 'ok 2', 'ok 4']);
       expect(sent.map((m) => m.eventId)).toEqual([results[0].eventId, results[2].eventId, results[4].eventId]);
     });
@@ -384,7 +445,7 @@ describe('ingest handler (standard queue)', () => {
     test('entries SQS reports as Failed (or not at all) get 503 errors; the others are ACCEPTED', async () => {
       sqsMock.on(ingest.sqs.SendMessageBatchCommand).callsFake((input: SendMessageBatchCommandInput) => {
         const entries = input.Entries ?? [];
-        const seqOf = (e: SendMessageBatchRequestEntry) => JSON.parse(e.MessageBody!).event.seq as number;
+        const seqOf = (e: SendMessageBatchRequestEntry) => readQueueBody(e.MessageBody!).event.seq as number;
         return {
           Successful: entries.filter((e) => ![3, 7, 11].includes(seqOf(e)))
             .map((e) => ({ Id: e.Id!, MessageId: randomUUID(), MD5OfMessageBody: 'md5' })),
@@ -542,7 +603,7 @@ describe('ingest handler (standard queue)', () => {
       const [sent] = fifoSends();
       expect(sent.MessageGroupId).toBe('tenant-42');
       expect(sent.MessageDeduplicationId).toBe(jsonBody(result).eventId);
-      expect(JSON.parse(sent.MessageBody!).event.orderingKey).toBe('tenant-42');
+      expect(readQueueBody(sent.MessageBody!).event.orderingKey).toBe('tenant-42');
     });
 
     test('batch entries carry group and deduplication ids too', async () => {

@@ -1,13 +1,15 @@
 import { EventEnvelope, eventEnvelopeSchema } from './envelope';
 import { byteLength, HttpRequest, HttpResponse, jsonResponse } from './http';
 import {
-  fingerprintOf, IDEMPOTENCY_WINDOW_SECONDS, idempotencyMismatch, IdempotencyStore, parseIdempotencyKeyHeader,
-  scopedIdempotencyKey,
+  ExistingClaim, fingerprintOf, IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_WINDOW_SECONDS, idempotencyInProgress, idempotencyMismatch,
+  IdempotencyStore, parseIdempotencyKeyHeader, scopedIdempotencyKey,
 } from './idempotency';
-import { newId } from './ids';
+import { newId, timeOfId } from './ids';
 import { parseJsonBody, requireJsonContentType } from './json-body';
 import { FieldError, HttpProblem, zodFieldErrors } from './problem';
-import { EventQueue, QueuedEvent, SendOutcome } from './queued-event';
+import { QueuedEvent } from './queue-message';
+import { EventQueue, SendOutcome } from './queued-event';
+import { arrayElements, compactJson, memberText } from './raw-json';
 
 export const MAX_BATCH_EVENTS = 100;
 /**
@@ -28,11 +30,19 @@ export interface IngestDependencies {
   readonly queue: EventQueue;
   readonly idempotency: IdempotencyStore;
   readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
 }
+
+/** How long a repeat waits for a concurrent request with the same key before answering 409. */
+const IN_PROGRESS_WAIT_MS = 2000;
+const IN_PROGRESS_POLL_MS = 100;
 
 /** One event of a request on its way to the queue. */
 interface Candidate {
+  /** The parsed view, validated. */
   readonly envelope: EventEnvelope;
+  /** The publisher's envelope as compact, exact JSON text: what is queued, stored and delivered. */
+  readonly eventJson: string;
   readonly fingerprint: string;
   readonly idempotencyKey?: string;
 }
@@ -47,9 +57,11 @@ export type Outcome =
  */
 export class IngestService {
   private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly deps: IngestDependencies, private readonly config: IngestConfig) {
     this.now = deps.now ?? Date.now;
+    this.sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
   public async publishOne(request: HttpRequest): Promise<HttpResponse> {
@@ -63,6 +75,7 @@ export class IngestService {
     const envelope = this.validateEnvelope(body, '');
     const candidate: Candidate = {
       envelope,
+      eventJson: compactJson(request.body!),
       fingerprint: fingerprintOf(request.body ?? ''),
       idempotencyKey: key === undefined ? undefined : scopedIdempotencyKey(request.callerKeyId, key),
     };
@@ -81,6 +94,9 @@ export class IngestService {
     }
     const key = parseIdempotencyKeyHeader(request.headers['idempotency-key']);
     const items = parseBatch(parseJsonBody(request.body));
+    // The items' own text, so each event keeps its exact numbers and keys (raw-json.ts).
+    const itemTexts = arrayElements(memberText(compactJson(request.body!), 'events') ?? '') ?? [];
+    if (itemTexts.length !== items.length) throw new Error('batch items and their text disagree');
 
     // Validate every item; invalid ones get their own error and are never queued.
     const results: (Outcome | undefined)[] = new Array(items.length).fill(undefined);
@@ -89,7 +105,7 @@ export class IngestService {
     items.forEach((item, index) => {
       try {
         requireShallowNesting(item, `/events/${index}`);
-        const serialized = JSON.stringify(item);
+        const serialized = itemTexts[index];
         if (byteLength(serialized) > this.config.maxEventSizeBytes) {
           throw payloadTooLarge(`Event ${index} is larger than the limit of ${this.config.maxEventSizeBytes} bytes.`, [
             { path: `/events/${index}`, message: `must be at most ${this.config.maxEventSizeBytes} bytes` },
@@ -97,6 +113,7 @@ export class IngestService {
         }
         candidates.push({
           envelope: this.validateEnvelope(item, `/events/${index}`),
+          eventJson: serialized,
           fingerprint: fingerprintOf(serialized),
           // One key covers the batch: each item gets its own derived key (a newline cannot occur
           // in a key, so it never collides with a single event's), so a retried batch yields
@@ -139,29 +156,31 @@ export class IngestService {
     return parsed.data;
   }
 
-  /** Claims idempotency keys, queues what needs queueing, and reports each event's outcome. */
   /**
    * Queues one event that arrived another way than POST /events (an inbound webhook whose
    * signature was verified), with the same idempotency and queue guarantees.
    */
-  public async acceptVerified(envelope: EventEnvelope, fingerprint: string, idempotencyKey: string | undefined, source: string): Promise<Outcome> {
-    const [outcome] = await this.accept([{ envelope, fingerprint, idempotencyKey }], undefined, source);
+  public async acceptVerified(
+    envelope: EventEnvelope, eventJson: string, fingerprint: string, idempotencyKey: string | undefined, source: string,
+  ): Promise<Outcome> {
+    const [outcome] = await this.accept([{ envelope, eventJson, fingerprint, idempotencyKey }], undefined, source);
     return outcome;
   }
 
+  /** Claims idempotency keys, queues what needs queueing, and reports each event's outcome. */
   private async accept(candidates: readonly Candidate[], callerKeyId: string | undefined, source = 'api'): Promise<Outcome[]> {
     const nowMs = this.now();
-    const receivedAt = new Date(nowMs).toISOString();
     const expiresAt = Math.floor(nowMs / 1000) + IDEMPOTENCY_WINDOW_SECONDS;
     const plans = await Promise.all(candidates.map((c) => this.plan(c, newId('evt', nowMs), expiresAt)));
 
     const toSend = plans.filter((p): p is SendPlan => p.kind === 'send');
     const messages: QueuedEvent[] = toSend.map((p) => ({
-      v: 1,
       eventId: p.eventId,
-      receivedAt,
+      // The time in the id: a repeat that re-sends the event sends the very same message.
+      receivedAt: new Date(timeOfId(p.eventId)).toISOString(),
       source,
       ...(callerKeyId ? { publisherKeyId: callerKeyId } : {}),
+      eventJson: p.candidate.eventJson,
       event: p.candidate.envelope,
     }));
     let sendOutcomes: SendOutcome[];
@@ -193,18 +212,41 @@ export class IngestService {
   private async plan(candidate: Candidate, eventId: string, expiresAt: number): Promise<Plan> {
     const key = candidate.idempotencyKey;
     if (key === undefined) return { kind: 'send', candidate, eventId, claimedNow: false, replayed: false };
-    let claim;
     try {
-      claim = await this.deps.idempotency.claim(key, eventId, candidate.fingerprint, expiresAt);
+      const claim = await this.deps.idempotency.claim(key, eventId, candidate.fingerprint, expiresAt);
+      if (claim.status === 'claimed') return { kind: 'send', candidate, eventId, claimedNow: true, replayed: false };
+      return await this.planRepeat(candidate, key, claim, eventId, expiresAt);
     } catch {
       return { kind: 'rejected', problem: unavailable('The idempotency record could not be written; nothing was queued. Retry later.') };
     }
-    if (claim.status === 'claimed') return { kind: 'send', candidate, eventId, claimedNow: true, replayed: false };
-    if (claim.fingerprint !== candidate.fingerprint) return { kind: 'rejected', problem: idempotencyMismatch() };
-    if (claim.enqueued) return { kind: 'already-queued', eventId: claim.eventId };
-    // The first request never got its event onto the queue (or crashed before saying so): send it
-    // now under the same id. The processor stores events conditionally by id, so it runs once.
-    return { kind: 'send', candidate, eventId: claim.eventId, claimedNow: false, replayed: true };
+  }
+
+  /**
+   * A key seen before. Its event is on the queue: answer with its id. Another request is still
+   * queueing it: wait a moment for it, then 409 (never a second message for a live request).
+   * The request that claimed it died before queueing it (its lease ran out): take the claim over
+   * and send the event under the same id, so one key still yields one event.
+   */
+  private async planRepeat(candidate: Candidate, key: string, first: ExistingClaim, eventId: string, expiresAt: number): Promise<Plan> {
+    const waitUntil = this.now() + IN_PROGRESS_WAIT_MS;
+    let claim: ExistingClaim | undefined = first;
+    for (;;) {
+      if (!claim) {
+        // Released: the earlier request could not queue it. Claim it afresh (once).
+        const again = await this.deps.idempotency.claim(key, eventId, candidate.fingerprint, expiresAt);
+        if (again.status === 'claimed') return { kind: 'send', candidate, eventId, claimedNow: true, replayed: false };
+        claim = again;
+      }
+      if (claim.fingerprint !== candidate.fingerprint) return { kind: 'rejected', problem: idempotencyMismatch() };
+      if (claim.enqueued) return { kind: 'already-queued', eventId: claim.eventId };
+      const nowMs = this.now();
+      if (nowMs - claim.claimedAt >= IDEMPOTENCY_LEASE_MS && await this.deps.idempotency.takeOver(key, claim.claimedAt, nowMs)) {
+        return { kind: 'send', candidate, eventId: claim.eventId, claimedNow: true, replayed: true };
+      }
+      if (nowMs >= waitUntil) return { kind: 'rejected', problem: idempotencyInProgress() };
+      await this.sleep(IN_PROGRESS_POLL_MS);
+      claim = await this.deps.idempotency.read(key);
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { fromApiGatewayEvent, toApiGatewayResult } from '../adapters/apigw';
+import { HttpProblem, problemResponse } from '../core/problem';
 import { dispatch, Routes } from '../core/router';
 
 /**
@@ -10,7 +11,13 @@ import { dispatch, Routes } from '../core/router';
 export function apiGatewayHandler(routes: Routes, logger: Logger) {
   return async (event: APIGatewayProxyEvent, context?: Context): Promise<APIGatewayProxyResult> => {
     if (context) logger.addContext(context);
-    const request = fromApiGatewayEvent(event);
+    let request;
+    try {
+      request = fromApiGatewayEvent(event);
+    } catch (error) {
+      if (error instanceof HttpProblem) return toApiGatewayResult(problemResponse(error));
+      throw error;
+    }
     const response = await dispatch(routes, request, (error) => {
       logger.error('Unexpected error', { route: request.route, method: request.method, error: error as Error });
     });
