@@ -173,6 +173,7 @@ export class EventNotificationService extends Construct {
         SUBSCRIPTION_CACHE_TTL_SECONDS: String(settings.subscriptionCacheTtlSeconds),
         QUEUE_FIFO: String(settings.fifo),
         RETRY_SCHEDULE_SECONDS: settings.retryScheduleSeconds.join(','),
+        MAX_RECEIVE_COUNT: String(settings.maxReceiveCount),
         WEBHOOK_TIMEOUT_MS: String(settings.webhookTimeout.toMilliseconds()),
         RETENTION_SECONDS: String(settings.retention.toSeconds()),
         ...(settings.email ? {

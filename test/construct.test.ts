@@ -239,6 +239,8 @@ describe('EventNotificationService with default props', () => {
         SUBSCRIPTION_CACHE_TTL_SECONDS: '30',
         QUEUE_FIFO: 'false',
         RETRY_SCHEDULE_SECONDS: '0,5,300,1800,7200,18000,36000,36000',
+        // The queue's redrive maxReceiveCount: the processor finishes a message on that receive.
+        MAX_RECEIVE_COUNT: '13',
         WEBHOOK_TIMEOUT_MS: '15000',
         RETENTION_SECONDS: String(30 * 86400),
       });
@@ -647,6 +649,7 @@ describe('options', () => {
     expect(processor.Timeout).toBe(150); // 2 x 60 s + 30 s
     expect(processor.Environment.Variables).toEqual(expect.objectContaining({
       RETRY_SCHEDULE_SECONDS: '0,60,3600',
+      MAX_RECEIVE_COUNT: '8',
       WEBHOOK_TIMEOUT_MS: '60000',
       RETENTION_SECONDS: String(7 * 86400),
     }));

@@ -6,6 +6,7 @@ import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { Webhook } from 'standardwebhooks';
 import { apiEvent, lambdaContext, LoadedProcessor, loadHandler, loadProcessorHandler, sqsEvent, sqsRecord } from './helpers/api-event';
 import { handlerEnv, LocalDynamo, startDynamo } from './helpers/dynamo';
+import { readQueueBody } from './helpers/queue-message';
 import { closedPort, ReceiverPool, ReceivedRequest } from './helpers/receivers';
 import { LocalSes, startSes } from './helpers/ses';
 import { deterministicId, newId } from '../lambda/core/ids';
@@ -255,7 +256,10 @@ describe('delivery of one event', () => {
 
     // DynamoDB: the event and three DELIVERED records with one attempt each.
     const stored = await storedEvent(eventId);
-    expect(stored).toMatchObject({ eventId, status: 'ACCEPTED', source: 'api', publisherKeyId: PUBLISHER, eventType, event: published });
+    expect(stored).toMatchObject({ eventId, status: 'ACCEPTED', source: 'api', publisherKeyId: PUBLISHER, eventType });
+    // Stored as the publisher's exact text, never as a map DynamoDB might refuse.
+    expect(JSON.parse(stored!.eventJson)).toEqual(published);
+    expect(stored).not.toHaveProperty('event');
     expect(stored!.expiresAt).toBeGreaterThan(Date.now() / 1000 + 6 * 24 * 3600);
     const records = await notifications(eventId);
     expect(records.map((r) => r.subscriptionId).sort()).toEqual([exact, prefix, email].map((s) => s.subscriptionId).sort());
@@ -507,7 +511,7 @@ describe('retries', () => {
       expect(reason).toContain('500');
       expect(reason).not.toContain(fineSub.subscriptionId);
       expect(deadLetters[0].MessageAttributes?.eventId?.StringValue).toBe(event.eventId);
-      expect(JSON.parse(deadLetters[0].MessageBody!)).toMatchObject({ eventId: event.eventId, event: event.message.event, redrive: true });
+      expect(readQueueBody(deadLetters[0].MessageBody!)).toMatchObject({ eventId: event.eventId, event: event.message.event, redrive: true });
 
       const stored = await notification(event.eventId, brokenSub.subscriptionId);
       expect(stored.status).toBe('FAILED');
@@ -679,7 +683,7 @@ describe('batches and redeliveries', () => {
     expect(await main.run(sqsRecord({ body, messageId, sentTimestampMs, receiveCount: 2 }))).toEqual(noFailures);
     expect(receiver.requests).toHaveLength(1);
     const scan = await dynamo.documentClient.send(new ScanCommand({
-      TableName: dynamo.tableNames.events, FilterExpression: '#e.title = :t', ExpressionAttributeNames: { '#e': 'event' }, ExpressionAttributeValues: { ':t': title },
+      TableName: dynamo.tableNames.events, FilterExpression: 'contains(eventJson, :t)', ExpressionAttributeValues: { ':t': title },
     }));
     expect(scan.Items?.map((i) => i.eventId)).toEqual([expectedId]);
 
@@ -737,6 +741,138 @@ describe('cost and concurrency', () => {
       expect(elapsed).toBeLessThan(25 * 150);
     } finally {
       perf.sqsMock.restore();
+    }
+  });
+});
+
+/** A v2 queue message (what ingest sends now) for an event whose envelope text is `eventJson`. */
+function queuedText(eventJson: string, eventId = newId('evt'), receivedAt = new Date().toISOString()): string {
+  return JSON.stringify({ v: 2, eventId, receivedAt, source: 'api', publisherKeyId: PUBLISHER, eventJson });
+}
+
+describe('integrity: nothing accepted is lost or altered', () => {
+  test('hostile but valid content (64-bit integers, 5e-324, 1e400, constructor and __proto__ keys) is stored and delivered exactly', async () => {
+    const eventType = `${namespace('exact')}.order.created`;
+    const receiver = await receivers.start({ responder: () => ({ status: 200 }) });
+    const sub = await subscribe({ eventType, target: `${receiver.url}/hook` });
+    const details = '{"orderId":18446744073709551615,"big":9007199254740993,"tiny":5e-324,"huge":1e400,"neg":-0.0,'
+      + '"constructor":{"name":"x"},"__proto__":{"polluted":true},"toString":"s","text":"🚀 \\u2028 שלום","list":[1.10,2E+3]}';
+    const eventJson = `{"eventType":"${eventType}","severity":"HIGH","title":"Order","details":${details}}`;
+    const message = queuedText(eventJson);
+    const eventId = JSON.parse(message).eventId as string;
+
+    expect(await main.run(sqsRecord({ body: message }))).toEqual(noFailures);
+
+    expect(receiver.requests).toHaveLength(1);
+    const body = receiver.requests[0].body;
+    // Every digit and key as published, after the service's own fields.
+    expect(body).toContain(`"details":${details}`);
+    expect(body).toContain(`"data":{"eventId":"${eventId}","receivedAt":`);
+    expect(verified(receiver.requests[0], sub.secret!)).toBeDefined();
+    expect((await storedEvent(eventId))!.eventJson).toBe(eventJson);
+    expect((await notification(eventId, sub.subscriptionId)).status).toBe('DELIVERED');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  test('an envelope that sets a service field (eventId, source, receivedAt) straight on the queue is REJECTED with the reason, never delivered', async () => {
+    const eventType = `${namespace('spoof')}.payment.succeeded`;
+    const receiver = await receivers.start();
+    await subscribe({ eventType, target: `${receiver.url}/hook` });
+    const body = JSON.stringify({ eventType, severity: 'HIGH', title: 'Paid', source: 'webhook:pay', eventId: 'evt_forged' });
+
+    expect(await main.run(sqsRecord({ body }))).toEqual(noFailures);
+
+    expect(receiver.requests).toHaveLength(0);
+    const [dead] = main.deadLetters();
+    expect(dead.MessageAttributes?.reason?.StringValue).toMatch(/\/source: is set by the service/);
+    expect(dead.MessageAttributes?.reason?.StringValue).toMatch(/\/eventId: is set by the service/);
+  });
+
+  test('one webhook-id per (event, subscription): a second message of the event with another receivedAt, after a lost record, reuses it', async () => {
+    const eventType = `${namespace('stable')}.deploy.finished`;
+    const receiver = await receivers.start({ responder: () => ({ status: 200 }) });
+    const sub = await subscribe({ eventType, target: `${receiver.url}/hook` });
+    const eventId = newId('evt');
+    const eventJson = JSON.stringify({ eventType, severity: 'HIGH', title: 'Deploy' });
+
+    expect(await main.run(sqsRecord({ body: queuedText(eventJson, eventId, new Date(Date.now() - 5000).toISOString()) }))).toEqual(noFailures);
+    // As if the function died after the delivery and before writing its record.
+    const key = { eventId, subscriptionId: sub.subscriptionId };
+    await dynamo.documentClient.send(new DeleteCommand({ TableName: dynamo.tableNames.notifications, Key: key }));
+    expect(await main.run(sqsRecord({ body: queuedText(eventJson, eventId, new Date().toISOString()) }))).toEqual(noFailures);
+
+    expect(receiver.requests).toHaveLength(2);
+    const ids = receiver.requests.map((r) => r.headers['webhook-id']);
+    expect(ids[0]).toBe(ids[1]);
+    expect(ids[0]).toBe((await notification(eventId, sub.subscriptionId)).notificationId);
+  });
+
+  test('overlapping invocations of one handler copy each report their own batch item failures', async () => {
+    const ns = namespace('overlap');
+    const failing = await receivers.start({ responder: () => ({ status: 500, delayMs: 100 }) });
+    const fine = await receivers.start({ responder: () => ({ status: 200, delayMs: 150 }) });
+    await subscribe({ eventType: `${ns}.bad`, target: `${failing.url}/hook` });
+    await subscribe({ eventType: `${ns}.good`, target: `${fine.url}/hook` });
+    const bad = [1, 2, 3].map(() => sqsRecord({ body: queued({ eventType: `${ns}.bad` }).body }));
+    const good = [1, 2, 3].map(() => sqsRecord({ body: queued({ eventType: `${ns}.good` }).body }));
+
+    const [badResult, goodResult] = await Promise.all([main.run(...bad), main.run(...good)]);
+
+    expect(badResult).toEqual(failed(...bad.map((r) => r.messageId)));
+    expect(goodResult).toEqual(noFailures);
+  });
+
+  test('FIFO: records run in order; a record waiting for a retry holds back the later records of its group only', async () => {
+    const fifo = new Processor(loadProcessorHandler(processorEnv({ QUEUE_FIFO: 'true', QUEUE_URL: `${QUEUE_URL}.fifo`, DEAD_LETTER_QUEUE_URL: `${DLQ_URL}.fifo` })));
+    try {
+      const ns = namespace('fifo');
+      const receiver = await receivers.start({ responder: (request) => ({ status: JSON.parse(request.body).data.title === 'first-a' ? 500 : 200 }) });
+      await subscribe({ eventType: `${ns}.*`, target: `${receiver.url}/hook` });
+      const record = (title: string, orderingKey: string) => sqsRecord({ body: queued({ eventType: `${ns}.e`, title, orderingKey }).body, messageGroupId: orderingKey });
+      const records = [record('first-a', 'a'), record('first-b', 'b'), record('second-a', 'a'), record('second-b', 'b')];
+
+      const result = await fifo.run(...records);
+
+      expect(result).toEqual(failed(records[0].messageId, records[2].messageId));
+      expect(receiver.requests.map((r) => JSON.parse(r.body).data.title)).toEqual(['first-a', 'first-b', 'second-b']);
+    } finally {
+      fifo.sqsMock.restore();
+    }
+  });
+
+  test('the last receive (MAX_RECEIVE_COUNT) closes pending and unreached notifications as FAILED and dead-letters the event with the reason', async () => {
+    const last = new Processor(loadProcessorHandler(processorEnv({ MAX_RECEIVE_COUNT: '4' })));
+    try {
+      const eventType = `${namespace('last')}.deploy.finished`;
+      const receiver = await receivers.start({ responder: () => ({ status: 503 }) });
+      const flaky = await subscribe({ eventType, target: `${receiver.url}/hook` });
+      const event = queued({ eventType });
+
+      // Receive 3 of 4: an ordinary retry.
+      expect(await last.run(sqsRecord({ body: event.body, receiveCount: 3 }))).toEqual(failed(expect.any(String)));
+      expect(last.deadLetters()).toHaveLength(0);
+      // Receive 4 of 4: SQS would move it next time without a reason; the processor finishes it.
+      const record = sqsRecord({ body: event.body, receiveCount: 4 });
+      expect(await last.run(record)).toEqual(noFailures);
+      const stored = await notification(event.eventId, flaky.subscriptionId);
+      expect(stored.status).toBe('FAILED');
+      expect(stored.reason).toMatch(/retries exhausted: the message was received 4 times/);
+      expect(stored.nextAttemptAt).toBeUndefined();
+      const [dead] = last.deadLetters();
+      expect(dead.MessageAttributes?.reason?.StringValue).toMatch(/retries exhausted/);
+      expect(readQueueBody(dead.MessageBody!)).toMatchObject({ eventId: event.eventId, redrive: true });
+
+      // Work deferred for lack of time on the last receive is closed the same way.
+      const slowType = `${namespace('last-deferred')}.deploy.finished`;
+      const slowSub = await subscribe({ eventType: slowType, target: `${receiver.url}/slow` });
+      const slow = queued({ eventType: slowType });
+      last.reset();
+      const hurried = { ...lambdaContext(), getRemainingTimeInMillis: () => 500 };
+      expect(await last.loaded.handler(sqsEvent(sqsRecord({ body: slow.body, receiveCount: 4 })), hurried)).toEqual(noFailures);
+      expect((await notification(slow.eventId, slowSub.subscriptionId))).toMatchObject({ status: 'FAILED', attempts: [] });
+      expect(last.deadLetters()).toHaveLength(1);
+    } finally {
+      last.sqsMock.restore();
     }
   });
 });

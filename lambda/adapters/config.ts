@@ -58,6 +58,8 @@ export const processorConfigSchema = z.object({
   RETENTION_SECONDS: z.coerce.number().int().positive(),
   SUBSCRIPTION_CACHE_TTL_SECONDS: z.coerce.number().min(0).max(600).default(30),
   MAX_CONCURRENT_DELIVERIES: z.coerce.number().int().min(1).max(200).default(25),
+  /** The events queue's maxReceiveCount (redrive policy): the processor finishes a message on that receive. */
+  MAX_RECEIVE_COUNT: z.coerce.number().int().min(1).max(1000).optional(),
   EMAIL_FROM_ADDRESS: z.string().min(3).optional(),
   SES_CONFIGURATION_SET: z.string().min(1).optional(),
   EVENT_SCHEMAS: z.string().optional().transform((v, ctx) => {

@@ -4,11 +4,10 @@ import {
   WebhookTransport,
 } from './delivery';
 import { renderEmail } from './email-content';
-import { deterministicId } from './ids';
+import { deterministicId, timeOfId } from './ids';
 import { SubscriptionMatcher } from './matching';
 import { Attempt, NotificationRecord, NotificationStore } from './notification';
-import { parseQueueMessage, QueueRecord } from './queue-message';
-import { QueuedEvent } from './queued-event';
+import { messageGroupOf, parseQueueMessage, QueuedEventText, queueMessageBody, QueueRecord } from './queue-message';
 import { nextDelaySeconds } from './retry-policy';
 import { SchemaValidator } from './schema-validator';
 import { EventNotStorableError, EventStore, StoredEvent } from './stored-event';
@@ -45,6 +44,12 @@ export interface ProcessorConfig {
   readonly retentionSeconds: number;
   /** Deliveries in flight at once across a batch. */
   readonly maxConcurrentDeliveries: number;
+  /**
+   * The events queue's maxReceiveCount: on that receive the processor finishes the message
+   * itself (closing what is still pending, dead-lettering it with the reason) instead of leaving
+   * it to SQS's redrive, which would move it without a reason and leave notifications PENDING.
+   */
+  readonly maxReceiveCount?: number;
 }
 
 export interface ProcessorDependencies {
@@ -99,21 +104,37 @@ export class EventProcessor {
    * before it; those wait for the next round instead of being cut off mid-request.
    */
   public async process(record: QueueRecord, deadlineMs: number = Number.POSITIVE_INFINITY): Promise<void> {
+    try {
+      await this.processOnce(record, deadlineMs);
+    } catch (error) {
+      if (error instanceof RetryLaterError || !this.isLastReceive(record)) throw error;
+      // The last receive failed too: SQS would now move the message without a word. Say why.
+      const reason = `processing failed on receive ${record.receiveCount} of ${this.config.maxReceiveCount}: ${describe(error)}`;
+      this.deps.log.warn('Message dead-lettered after its last receive', { messageId: record.messageId, reason });
+      await this.deps.queue.deadLetter(record.body, reason.slice(0, 1000), undefined, 'failed');
+    }
+  }
+
+  private isLastReceive(record: QueueRecord): boolean {
+    return this.config.maxReceiveCount !== undefined && record.receiveCount >= this.config.maxReceiveCount;
+  }
+
+  private async processOnce(record: QueueRecord, deadlineMs: number): Promise<void> {
     const parsed = parseQueueMessage(record);
-    if (!parsed.ok) return this.reject(record, parsed.reasons, parsed.eventId, parsed.partial);
+    if (!parsed.ok) return this.reject(record, parsed.reasons, parsed.eventId, parsed.partial, parsed.event);
     const { message, redrive } = parsed;
     const schemaProblems = this.deps.schemas.validate(message.event.eventType, message.event);
-    if (schemaProblems.length > 0) return this.reject(record, schemaProblems, message.eventId, message);
+    if (schemaProblems.length > 0) return this.reject(record, schemaProblems, message.eventId, message, message.event);
 
     // Match first, so the stored event says how many notifications it is waiting for.
     const subscriptions = await this.deps.matcher.match(message.event.eventType, message.event.severity);
-    const event: StoredEvent = { ...this.stored(message, 'ACCEPTED'), matchedSubscriptions: subscriptions.length };
+    const event: StoredEvent = { ...this.stored(message, message.event, 'ACCEPTED'), matchedSubscriptions: subscriptions.length };
     let created: boolean;
     try {
       created = await this.deps.events.putIfAbsent(event);
     } catch (error) {
       // Retrying cannot help an event the table refuses (e.g. over DynamoDB's 400 KB item limit).
-      if (error instanceof EventNotStorableError) return this.reject(record, [error.message], message.eventId, message, false);
+      if (error instanceof EventNotStorableError) return this.reject(record, [error.message], message.eventId, message, message.event, false);
       throw error;
     }
     if (created) this.deps.metrics.count('EventsAccepted', 1);
@@ -134,7 +155,25 @@ export class EventProcessor {
     const skipped: NotificationRecord[] = [...records.values()]
       .filter((r) => r.status === 'PENDING' && !matched.has(r.subscriptionId))
       .map(({ nextAttemptAt: _next, ...r }) => ({ ...r, status: 'SKIPPED', reason: 'subscription deleted, paused or no longer matching' }));
-    const changed = [...results.map((r) => r.record), ...skipped];
+    // The last receive: what is still pending or was not reached ends FAILED, with the reason,
+    // before SQS's redrive would move the message and leave it PENDING for ever.
+    const last = this.isLastReceive(record);
+    const exhausted = `retries exhausted: the message was received ${record.receiveCount} times (the queue's maxReceiveCount)`;
+    const closed: NotificationRecord[] = [];
+    if (last) {
+      const attempted = new Set(results.map((r) => r.record.subscriptionId));
+      for (const s of due) {
+        const previous = records.get(s.subscriptionId);
+        if (attempted.has(s.subscriptionId)) continue;
+        closed.push({ ...this.recordBase(event, s, previous), attempts: previous?.attempts ?? [], status: 'FAILED', reason: exhausted });
+      }
+      for (const r of results) {
+        if (r.record.status !== 'PENDING') continue;
+        const { nextAttemptAt: _next, ...rest } = r.record;
+        r.record = { ...rest, status: 'FAILED', reason: `${exhausted}; last error: ${r.record.reason ?? 'failed'}`.slice(0, 1000) };
+      }
+    }
+    const changed = [...results.map((r) => r.record), ...skipped, ...closed];
     if (changed.length > 0) await this.deps.notifications.saveAll(changed);
 
     for (const { record: r, subscription } of results) {
@@ -150,13 +189,17 @@ export class EventProcessor {
       if (r.status === 'PENDING') this.deps.metrics.count('DeliveriesRetried', 1, subscription.channel);
       if (r.status === 'FAILED') this.deps.metrics.count('DeliveriesFailed', 1, subscription.channel);
     }
+    for (const r of closed) this.deps.metrics.count('DeliveriesFailed', 1, r.channel);
     await this.pauseGone(results);
 
-    const failed = results.filter((r) => r.record.status === 'FAILED');
+    const failed = [...results.map((r) => r.record), ...closed].filter((r) => r.status === 'FAILED');
     if (failed.length > 0) {
-      const reason = failed.map((f) => `${f.record.subscriptionId}: ${f.record.reason ?? 'failed'}`).join('; ');
-      await this.deps.queue.deadLetter(redriveBody(message), `delivery failed: ${reason}`.slice(0, 1000), event.eventId, groupKeyOf(message));
+      const reason = failed.map((f) => `${f.subscriptionId}: ${f.reason ?? 'failed'}`).join('; ');
+      await this.deps.queue.deadLetter(
+        queueMessageBody(message, { redrive: true }), `delivery failed: ${reason}`.slice(0, 1000), event.eventId, messageGroupOf(message.event),
+      );
     }
+    if (last) return;
 
     // The latest state of each record decides: a stored PENDING record that this attempt
     // delivered (or failed for good) no longer keeps the message on the queue.
@@ -175,23 +218,27 @@ export class EventProcessor {
 
   private async reject(
     record: QueueRecord, reasons: string[], eventId: string | undefined,
-    message?: Omit<QueuedEvent, 'event'> & { event: unknown }, store = true,
+    message: QueuedEventText | undefined, event: unknown, store = true,
   ): Promise<void> {
     this.deps.metrics.count('EventsRejected', 1);
     this.deps.log.warn('Event rejected', { eventId, messageId: record.messageId, reasons });
+    // Bounded, so the reasons always fit in the item next to the largest event.
+    const rejection = reasons.slice(0, 20).map((r) => r.slice(0, 300));
     if (message && eventId && store) {
-      await this.deps.events.putRejected({ ...this.stored(message as QueuedEvent, 'REJECTED'), rejection: reasons });
+      await this.deps.events.putRejected({ ...this.stored(message, event, 'REJECTED'), rejection });
     }
-    const body = message ? redriveBody(message) : record.body;
-    const groupKey = message ? groupKeyOf(message) : 'rejected';
-    await this.deps.queue.deadLetter(body, `rejected: ${reasons.join('; ')}`.slice(0, 1000), eventId, groupKey);
+    const body = message ? queueMessageBody(message, { redrive: true }) : record.body;
+    const groupKey = message ? messageGroupOf(event) : 'rejected';
+    await this.deps.queue.deadLetter(body, `rejected: ${rejection.join('; ')}`.slice(0, 1000), eventId, groupKey);
   }
 
-  private stored(message: QueuedEvent, status: StoredEvent['status']): StoredEvent {
-    const eventType = typeof message.event?.eventType === 'string' ? message.event.eventType : 'unknown';
+  private stored(message: QueuedEventText, view: unknown, status: StoredEvent['status']): StoredEvent {
+    const type = (view as { eventType?: unknown } | undefined)?.eventType;
+    const eventType = typeof type === 'string' ? type.slice(0, 128) : 'unknown';
     return {
       eventId: message.eventId,
-      event: message.event,
+      eventJson: message.eventJson,
+      event: view as StoredEvent['event'],
       eventType,
       receivedAt: message.receivedAt,
       source: message.source,
@@ -202,10 +249,26 @@ export class EventProcessor {
     };
   }
 
+  /**
+   * The fields of a notification record that never change. Its id (the `webhook-id`) depends on
+   * the event id and the subscription only, so every attempt, redelivery, repeated publish and
+   * replay of the pair carries the same one.
+   */
+  private recordBase(event: StoredEvent, subscription: Subscription, previous: NotificationRecord | undefined) {
+    return {
+      eventId: event.eventId,
+      subscriptionId: subscription.subscriptionId,
+      notificationId: previous?.notificationId
+        ?? deterministicId('ntf', timeOfId(event.eventId), `${event.eventId}/${subscription.subscriptionId}`),
+      channel: subscription.channel,
+      ...(previous?.scheduleStart ? { scheduleStart: previous.scheduleStart } : {}),
+      expiresAt: event.expiresAt,
+    };
+  }
+
   private async deliver(event: StoredEvent, subscription: Subscription, previous: NotificationRecord | undefined, redrive: boolean) {
     const startedMs = this.now();
-    const notificationId = previous?.notificationId
-      ?? deterministicId('ntf', Date.parse(event.receivedAt), `${event.eventId}/${subscription.subscriptionId}`);
+    const { notificationId } = this.recordBase(event, subscription, previous);
     const result = subscription.channel === 'WEBHOOK'
       ? await this.sendWebhook(event, subscription, notificationId, startedMs)
       : await this.sendEmail(event, subscription);
@@ -225,15 +288,8 @@ export class EventProcessor {
     const dropped = Math.max(0, all.length - MAX_KEPT_ATTEMPTS);
     const attempts = all.slice(dropped);
     const scheduleStart = Math.max(0, (restart ? all.length - 1 : previous?.scheduleStart ?? 0) - dropped);
-    const base = {
-      eventId: event.eventId,
-      subscriptionId: subscription.subscriptionId,
-      notificationId,
-      channel: subscription.channel,
-      attempts,
-      ...(scheduleStart > 0 ? { scheduleStart } : {}),
-      expiresAt: event.expiresAt,
-    };
+    const { scheduleStart: _previousStart, ...fixed } = this.recordBase(event, subscription, previous);
+    const base = { ...fixed, attempts, ...(scheduleStart > 0 ? { scheduleStart } : {}) };
     let record: NotificationRecord;
     if (result.ok) {
       record = { ...base, status: 'DELIVERED' };
@@ -289,13 +345,6 @@ function isDue(record: NotificationRecord | undefined, redrive: boolean): boolea
   return redrive && record.status === 'FAILED';
 }
 
-/** The body of a dead-letter copy: the message, marked so a redrive retries failed notifications. */
-function redriveBody(message: Omit<QueuedEvent, 'event'> & { event: unknown }): string {
-  return JSON.stringify({ ...message, redrive: true });
-}
-
-function groupKeyOf(message: Omit<QueuedEvent, 'event'> & { event: unknown }): string {
-  const event = message.event as { orderingKey?: unknown; eventType?: unknown } | undefined;
-  const key = event?.orderingKey ?? event?.eventType;
-  return typeof key === 'string' && key.length > 0 ? key : 'unknown';
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

@@ -1,4 +1,4 @@
-import { BatchProcessor, EventType, processPartialResponse, SqsFifoPartialProcessor } from '@aws-lambda-powertools/batch';
+import { BatchProcessor, EventType, processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -53,10 +53,8 @@ const processor = new EventProcessor({
   webhookTimeoutMs: config.WEBHOOK_TIMEOUT_MS,
   retentionSeconds: config.RETENTION_SECONDS,
   maxConcurrentDeliveries: config.MAX_CONCURRENT_DELIVERIES,
+  maxReceiveCount: config.MAX_RECEIVE_COUNT,
 });
-
-// FIFO: a failed record stops the rest of the batch, so its message group stays in order.
-const batch = config.QUEUE_FIFO ? new SqsFifoPartialProcessor() : new BatchProcessor(EventType.SQS);
 
 async function handleRecord(record: SQSRecord, context: Context): Promise<void> {
   try {
@@ -82,7 +80,18 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
   try {
     // A batch whose every record is waiting for a retry is normal, not a function error: it must
     // not count towards the ProcessorErrors alarm.
-    return await processPartialResponse(event, (record: SQSRecord) => handleRecord(record, context), batch, {
+    // A batch processor per invocation: it holds the batch's records and failures, so one shared
+    // by overlapping invocations would report one batch's failures for another (lost retries).
+    // FIFO: records run one after another; a record that fails or waits for a retry holds back
+    // the later records of its message group only, so each group stays in order.
+    if (config.QUEUE_FIFO) {
+      return await processPartialResponse(event, (record: SQSRecord) => handleRecord(record, context), new SqsFifoPartialProcessorAsync(), {
+        context,
+        throwOnFullBatchFailure: false,
+        skipGroupOnError: true,
+      });
+    }
+    return await processPartialResponse(event, (record: SQSRecord) => handleRecord(record, context), new BatchProcessor(EventType.SQS), {
       context,
       throwOnFullBatchFailure: false,
     });

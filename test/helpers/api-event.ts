@@ -203,6 +203,8 @@ export interface SqsRecordOptions {
   readonly sentTimestampMs?: number;
   /** A new one per receive, as SQS does (default random). */
   readonly receiptHandle?: string;
+  /** FIFO queues: the record's MessageGroupId attribute. */
+  readonly messageGroupId?: string;
 }
 
 /** One record of an SQS event source mapping batch. */
@@ -217,6 +219,7 @@ export function sqsRecord(options: SqsRecordOptions): SQSRecord {
       SentTimestamp: String(sent),
       SenderId: 'AIDAEXAMPLEEXAMPLE001',
       ApproximateFirstReceiveTimestamp: String(sent),
+      ...(options.messageGroupId ? { MessageGroupId: options.messageGroupId } : {}),
     },
     messageAttributes: {},
     md5OfBody: createHash('md5').update(options.body).digest('hex'),
