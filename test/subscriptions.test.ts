@@ -163,6 +163,9 @@ describe('POST /subscriptions', () => {
     'https://172.16.0.1/',
     'https://[::ffff:127.0.0.1]/',
     'https://[::ffff:a9fe:a9fe]/',
+    // IPv4-translated (RFC 2765) forms of loopback and the metadata address.
+    'https://[::ffff:0:7f00:1]/',
+    'https://[::ffff:0:a9fe:a9fe]/',
     'https://LOCALHOST/',
     'https://[fe80::1]/',
     'https://0.0.0.0/',

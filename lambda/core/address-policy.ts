@@ -17,7 +17,8 @@ for (const [net, prefix] of [
   // judged by the IPv4 rules instead (below).
   // ::/96 also covers :: and the deprecated IPv4-compatible form; 2002::/16 (6to4) and
   // 2001::/32 (Teredo) embed IPv4 addresses too.
-  ['::', 96], ['::1', 128], ['64:ff9b::', 96], ['2002::', 16], ['2001::', 32], ['100::', 64], ['2001:db8::', 32],
+  // ::ffff:0:0:0/96 is the IPv4-translated form (RFC 2765), e.g. ::ffff:0:7f00:1 for 127.0.0.1.
+  ['::', 96], ['::1', 128], ['::ffff:0:0:0', 96], ['64:ff9b::', 96], ['2002::', 16], ['2001::', 32], ['100::', 64], ['2001:db8::', 32],
   ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8], ['fd00:ec2::254', 128],
 ] as const) blocked.addSubnet(net, prefix, 'ipv6');
 
