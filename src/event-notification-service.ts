@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Names, Stack } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Names, Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -77,6 +77,7 @@ export class EventNotificationService extends Construct {
   constructor(scope: Construct, id: string, props: EventNotificationServiceProps = {}) {
     super(scope, id);
     const settings = resolveSettings(props);
+    const stack = Stack.of(this);
     const serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
 
     this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
@@ -189,17 +190,23 @@ export class EventNotificationService extends Construct {
     this.notificationsTable.grantReadWriteData(processor.role);
     this.subscriptionsTable.grantReadWriteData(processor.role); // 410 Gone pauses a subscription
     if (settings.email) {
-      const stack = Stack.of(this);
+      // SES authorizes SendEmail against every identity involved: the sender's domain or, when the
+      // address itself is verified, the address identity; and in the SES sandbox each recipient's
+      // identity too. So any identity of this account and region, but only ever as the configured
+      // sender (ses:FromAddress).
       processor.role.addToPrincipalPolicy(new iam.PolicyStatement({
         actions: ['ses:SendEmail'],
-        resources: [
-          stack.formatArn({ service: 'ses', resource: 'identity', resourceName: settings.email.identityName }),
-          ...(settings.email.configurationSetName
-            ? [stack.formatArn({ service: 'ses', resource: 'configuration-set', resourceName: settings.email.configurationSetName })]
-            : []),
-        ],
-        conditions: { StringEquals: { 'ses:FromAddress': settings.email.fromAddress } },
+        resources: ['*'],
+        conditions: {
+          StringEquals: { 'ses:FromAddress': settings.email.fromAddress, 'aws:RequestedRegion': stack.region },
+        },
       }));
+      acknowledge(processor.role, {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'SES authorizes SendEmail against the sender identity (domain or address) and, in the sandbox, each '
+          + 'recipient identity, so the resources are not known in advance; every send is bound to the configured '
+          + 'sender (ses:FromAddress) in this region.',
+      });
     }
     this.processorFunction = processor.function;
 
@@ -223,6 +230,18 @@ export class EventNotificationService extends Construct {
       masterKey: this.encryptionKey,
       enforceSSL: true,
     });
+    // The topic's policy (written for enforceSSL) otherwise holds only a Deny: alarms of this
+    // account must be allowed to publish, or every alarm fails silently.
+    topic.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowCloudWatchAlarmsOfThisAccount',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+      },
+    }));
     if (settings.alarmEmail) topic.addSubscription(new subscriptions.EmailSubscription(settings.alarmEmail));
     this.alarmTopic = topic;
 

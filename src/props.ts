@@ -11,8 +11,10 @@ export interface EmailChannelOptions {
   readonly fromAddress: string;
 
   /**
-   * The SES identity (verified domain or address) that `fromAddress` belongs to. The processor
-   * may send only through this identity.
+   * The SES identity (verified domain or address) that `fromAddress` belongs to; checked at synth
+   * to cover `fromAddress`. The processor may send as `fromAddress` only (an `ses:FromAddress`
+   * condition); SES itself decides which identities authorize a send (the domain or the verified
+   * address, and in the sandbox each recipient).
    *
    * @default - the domain of `fromAddress`
    */

@@ -591,13 +591,13 @@ describe('options', () => {
   });
 
   describe('email', () => {
-    test('email: { fromAddress } lets the processor send only through the sender domain identity, from that address', () => {
+    test('email: { fromAddress } lets the processor send only as that address, through any identity SES checks (domain, address, sandbox recipients)', () => {
       const s = synth({ email: { fromAddress: 'alerts@example.com' } });
       const ses = withActionPrefix(statementsOf(s, s.svc.processorFunction), 'ses:');
       expect(ses).toHaveLength(1);
       expect(ses[0].Action).toEqual(['ses:SendEmail']);
-      expect(ses[0].Resource.map(flatten)).toEqual(['arn:aws:ses:us-east-1:123456789012:identity/example.com']);
-      expect(ses[0].Condition).toEqual({ StringEquals: { 'ses:FromAddress': 'alerts@example.com' } });
+      expect(ses[0].Resource).toEqual(['*']);
+      expect(ses[0].Condition).toEqual({ StringEquals: { 'ses:FromAddress': 'alerts@example.com', 'aws:RequestedRegion': 'us-east-1' } });
       expect(functionProps(s, s.svc.processorFunction).Environment.Variables.EMAIL_FROM_ADDRESS).toBe('alerts@example.com');
       expect(functionProps(s, s.svc.processorFunction).Environment.Variables.SES_CONFIGURATION_SET).toBeUndefined();
       for (const fn of [s.svc.ingestFunction, s.svc.managementFunction]) {
@@ -605,16 +605,28 @@ describe('options', () => {
       }
     });
 
-    test('identityName and configurationSetName are the SES resources', () => {
+    test('configurationSetName reaches the processor; identityName must cover the sender', () => {
       const s = synth({ email: { fromAddress: 'alerts@mail.example.com', identityName: 'example.com', configurationSetName: 'notifications' } });
       const ses = withActionPrefix(statementsOf(s, s.svc.processorFunction), 'ses:');
       expect(ses).toHaveLength(1);
-      expect(ses[0].Resource.map(flatten)).toEqual([
-        'arn:aws:ses:us-east-1:123456789012:identity/example.com',
-        'arn:aws:ses:us-east-1:123456789012:configuration-set/notifications',
-      ]);
+      expect(ses[0].Condition.StringEquals['ses:FromAddress']).toBe('alerts@mail.example.com');
       expect(functionProps(s, s.svc.processorFunction).Environment.Variables.SES_CONFIGURATION_SET).toBe('notifications');
     });
+  });
+
+  test('the alarm topic lets CloudWatch alarms of this account publish (its enforceSSL policy alone holds only a Deny)', () => {
+    const s = synth({ alarmEmail: 'ops@example.com' });
+    const policies = s.template.findResources('AWS::SNS::TopicPolicy');
+    const statements = Object.values(policies).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    const allow = statements.filter((st: any) => st.Effect === 'Allow');
+    expect(allow).toHaveLength(1);
+    expect(allow[0]).toMatchObject({
+      Action: 'sns:Publish',
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } },
+    });
+    expect(flatten(allow[0].Condition.ArnLike['aws:SourceArn'])).toBe('arn:aws:cloudwatch:us-east-1:123456789012:alarm:*');
+    expect(statements.some((st: any) => st.Effect === 'Deny' && st.Condition?.Bool?.['aws:SecureTransport'] === 'false')).toBe(true);
   });
 
   test('alarmEmail subscribes that address to the alarm topic', () => {

@@ -121,6 +121,14 @@ describe('retry policy', () => {
     }), { numRuns: 2000 });
   });
 
+  test('an 11-12 h step plus +20 % jitter stays a quarter of an hour inside SQS\'s 12-hour visibility limit', () => {
+    for (const step of [11 * 3600, 12 * 3600]) {
+      const delay = nextDelaySeconds([0, step], 1, undefined, () => 1)!;
+      expect(delay).toBe(12 * 3600 - 15 * 60);
+      expect(delay + 150).toBeLessThan(43_200); // the processor's longest run before it asks
+    }
+  });
+
   test('Retry-After lengthens the delay up to the following step, never beyond it and never shortens it', () => {
     fc.assert(fc.property(schedule, fc.integer({ min: 1, max: 9 }), fc.nat({ max: 200_000 }), random, (steps, attemptsMade, retryAfter, r) => {
       fc.pre(attemptsMade < steps.length);

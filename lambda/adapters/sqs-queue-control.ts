@@ -1,5 +1,6 @@
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { QueueControl } from '../core/processor';
+import { MAX_DELAY_SECONDS } from '../core/retry-policy';
 
 /** Retries through the message's visibility timeout; dead-letter copies carry their reason. */
 export class SqsQueueControl implements QueueControl {
@@ -14,7 +15,7 @@ export class SqsQueueControl implements QueueControl {
     await this.client.send(new ChangeMessageVisibilityCommand({
       QueueUrl: this.queueUrl,
       ReceiptHandle: receiptHandle,
-      VisibilityTimeout: Math.min(43_200, Math.max(0, Math.round(delaySeconds))),
+      VisibilityTimeout: Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.round(delaySeconds))),
     }));
   }
 

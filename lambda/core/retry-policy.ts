@@ -1,5 +1,9 @@
-/** SQS cannot hide a message for longer than 12 hours. */
-export const MAX_DELAY_SECONDS = 12 * 60 * 60;
+/**
+ * SQS hides a message for at most 12 hours counted from when it was received, and the processor
+ * asks only after its deliveries (up to its 150 s time limit): keep a quarter of an hour spare, or
+ * ChangeMessageVisibility is refused and the retry comes back after the queue's own timeout.
+ */
+export const MAX_DELAY_SECONDS = 12 * 60 * 60 - 15 * 60;
 const JITTER = 0.2;
 
 /** A delay with ±20 % jitter, so retries of many events do not arrive at a receiver together. */
