@@ -36,6 +36,21 @@ function inboundSourcesJson(sources: InboundWebhookSource[]): string {
 
 /** The idempotency records in the Events table; the ingest function may touch nothing else there. */
 const IDEMPOTENCY_KEY_PREFIX = 'idem_';
+/** Events in the Events table (the other functions never touch the idempotency records). */
+const EVENT_KEY_PREFIX = 'evt_';
+
+/**
+ * Grants exactly these DynamoDB actions on one table (and its indexes, for Query), optionally
+ * only on items whose partition key starts with `leadingKeys`. Least privilege by construction:
+ * the handlers' requests are listed in lambda/adapters/dynamo-*.ts.
+ */
+function grantItems(role: iam.IRole, table: dynamodb.ITable, actions: string[], options: { indexes?: boolean; leadingKeys?: string } = {}): void {
+  role.addToPrincipalPolicy(new iam.PolicyStatement({
+    actions: actions.map((a) => `dynamodb:${a}`),
+    resources: [table.tableArn, ...(options.indexes ? [`${table.tableArn}/index/*`] : [])],
+    ...(options.leadingKeys ? { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${options.leadingKeys}*`] } } } : {}),
+  }));
+}
 
 /**
  * A serverless event-notification pipeline: publishers POST events to an API, an ingest function
@@ -132,11 +147,7 @@ export class EventNotificationService extends Construct {
     });
     this.queue.grantSendMessages(ingest.role);
     for (const source of settings.inboundWebhooks) source.secret.grantRead(ingest.role);
-    ingest.role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
-      resources: [this.eventsTable.tableArn],
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${IDEMPOTENCY_KEY_PREFIX}*`] } },
-    }));
+    grantItems(ingest.role, this.eventsTable, ['GetItem', 'PutItem', 'UpdateItem'], { leadingKeys: IDEMPOTENCY_KEY_PREFIX });
     this.encryptionKey.grantEncryptDecrypt(ingest.role);
     this.ingestFunction = ingest.function;
 
@@ -153,9 +164,11 @@ export class EventNotificationService extends Construct {
         NOTIFICATIONS_TABLE_NAME: this.notificationsTable.tableName,
       },
     });
-    this.subscriptionsTable.grantReadWriteData(management.role);
-    this.eventsTable.grantReadData(management.role); // GET /events/{eventId}
-    this.notificationsTable.grantReadData(management.role);
+    // Exactly the requests the handler makes: no Scan, no batch, nothing of the idempotency records.
+    grantItems(management.role, this.subscriptionsTable, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'], { indexes: true });
+    grantItems(management.role, this.eventsTable, ['GetItem'], { leadingKeys: EVENT_KEY_PREFIX }); // GET /events/{eventId}
+    grantItems(management.role, this.notificationsTable, ['Query']);
+    this.encryptionKey.grantEncryptDecrypt(management.role);
     this.managementFunction = management.function;
 
     const processor = new ServiceFunction(this, 'Processor', {
@@ -186,9 +199,11 @@ export class EventNotificationService extends Construct {
     });
     processor.function.addEventSource(new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true }));
     this.deadLetterQueue.grantSendMessages(processor.role);
-    this.eventsTable.grantReadWriteData(processor.role);
-    this.notificationsTable.grantReadWriteData(processor.role);
-    this.subscriptionsTable.grantReadWriteData(processor.role); // 410 Gone pauses a subscription
+    grantItems(processor.role, this.eventsTable, ['PutItem'], { leadingKeys: EVENT_KEY_PREFIX });
+    grantItems(processor.role, this.notificationsTable, ['Query', 'BatchWriteItem']);
+    grantItems(processor.role, this.subscriptionsTable, ['Query'], { indexes: true }); // matching (byEventType)
+    grantItems(processor.role, this.subscriptionsTable, ['UpdateItem']); // 410 Gone pauses a subscription
+    this.encryptionKey.grantEncryptDecrypt(processor.role);
     if (settings.email) {
       // SES authorizes SendEmail against every identity involved: the sender's domain or, when the
       // address itself is verified, the address identity; and in the SES sandbox each recipient's
