@@ -20,12 +20,15 @@ import { ServiceFunction } from './service-function';
 import { resolveSettings } from './settings';
 import { ServiceTables } from './tables';
 
-/** What the ingest function needs to verify each inbound source (never the secret itself). */
+/**
+ * What the ingest function needs to verify each inbound source (never the secret itself). It goes
+ * into the function's settings file, which cannot hold deploy-time values: the secret ARNs travel
+ * in the environment (INBOUND_SECRET_IDS, in the same order).
+ */
 function inboundSourcesJson(sources: InboundWebhookSource[]): string {
   return JSON.stringify(sources.map((s) => ({
     name: s.name,
     provider: s.provider,
-    secretId: s.secret.secretArn,
     severity: s.severity,
     ...(s.hmacHeader ? { header: s.hmacHeader, algorithm: s.hmacAlgorithm, encoding: s.hmacEncoding } : {}),
     ...(s.hmacPrefix ? { prefix: s.hmacPrefix } : {}),
@@ -142,8 +145,9 @@ export class EventNotificationService extends Construct {
         QUEUE_FIFO: String(settings.fifo),
         MAX_EVENT_SIZE_BYTES: String(settings.maxEventSizeBytes),
         EVENTS_TABLE_NAME: this.eventsTable.tableName,
-        ...(settings.inboundWebhooks.length > 0 ? { INBOUND_SOURCES: inboundSourcesJson(settings.inboundWebhooks) } : {}),
+        ...(settings.inboundWebhooks.length > 0 ? { INBOUND_SECRET_IDS: settings.inboundWebhooks.map((w) => w.secret.secretArn).join(',') } : {}),
       },
+      settings: settings.inboundWebhooks.length > 0 ? { INBOUND_SOURCES: inboundSourcesJson(settings.inboundWebhooks) } : undefined,
     });
     this.queue.grantSendMessages(ingest.role);
     for (const source of settings.inboundWebhooks) source.secret.grantRead(ingest.role);
@@ -194,8 +198,8 @@ export class EventNotificationService extends Construct {
           EMAIL_FROM_ADDRESS: settings.email.fromAddress,
           ...(settings.email.configurationSetName ? { SES_CONFIGURATION_SET: settings.email.configurationSetName } : {}),
         } : {}),
-        ...(settings.eventSchemasJson ? { EVENT_SCHEMAS: settings.eventSchemasJson } : {}),
       },
+      settings: settings.eventSchemasJson ? { EVENT_SCHEMAS: settings.eventSchemasJson } : undefined,
     });
     processor.function.addEventSource(new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true }));
     this.deadLetterQueue.grantSendMessages(processor.role);

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -16,6 +18,11 @@ export interface ServiceFunctionProps {
   readonly memorySize: number;
   readonly timeout: Duration;
   readonly environment: Record<string, string>;
+  /**
+   * Settings too large for Lambda's 4 KB environment (event schemas, inbound sources): written
+   * to `settings.json` inside the function's asset and named by SETTINGS_FILE.
+   */
+  readonly settings?: Record<string, string>;
   readonly logRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
 }
@@ -25,6 +32,45 @@ export function handlerAssetPath(bundle: HandlerBundle): string {
   const dir = path.join(__dirname, '..', 'assets', bundle);
   if (!fs.existsSync(path.join(dir, 'index.js'))) {
     throw new Error(`The ${bundle} handler bundle is missing at ${dir}. Run "npx projen bundle:handlers" (the build does this).`);
+  }
+  return dir;
+}
+
+/** The settings file's name in the asset (lambda/adapters/config.ts reads it). */
+export const SETTINGS_FILE_NAME = 'settings.json';
+
+/** Lambda's limit on a function's environment: the JSON of the variables, at most 4 KB. */
+export const MAX_ENVIRONMENT_BYTES = 4096;
+
+/**
+ * A token (a table name, a queue URL) is resolved only at deploy time. Count it as the longest
+ * value it can be here: a queue URL of an 80-character name in a long region is ~130 bytes.
+ */
+const TOKEN_ALLOWANCE_BYTES = 160;
+
+/** The environment's size as Lambda measures it, with tokens counted at their allowance. */
+export function environmentBytes(environment: Record<string, string>): number {
+  let size = Buffer.byteLength(JSON.stringify(environment));
+  for (const value of Object.values(environment)) {
+    if (Token.isUnresolved(value)) size += TOKEN_ALLOWANCE_BYTES - Buffer.byteLength(JSON.stringify(value)) + 2;
+  }
+  return size;
+}
+
+/**
+ * The bundle plus its settings file, in a folder of its own (named by their content, so the
+ * same settings give the same asset hash on every synth).
+ */
+function stagedAsset(bundle: HandlerBundle, settings: Record<string, string>): string {
+  const source = handlerAssetPath(bundle);
+  const settingsJson = JSON.stringify(settings);
+  const code = fs.readFileSync(path.join(source, 'index.js'));
+  const hash = createHash('sha256').update(code).update(settingsJson).digest('hex').slice(0, 16);
+  const dir = path.join(os.tmpdir(), `event-notification-service-${bundle}-${hash}`);
+  if (!fs.existsSync(path.join(dir, SETTINGS_FILE_NAME))) {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'index.js'), code);
+    fs.writeFileSync(path.join(dir, SETTINGS_FILE_NAME), settingsJson);
   }
   return dir;
 }
@@ -40,6 +86,15 @@ export class ServiceFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
     super(scope, id);
+    const hasSettings = props.settings !== undefined && Object.keys(props.settings).length > 0;
+    if (hasSettings && Token.isUnresolved(JSON.stringify(props.settings))) {
+      throw new Error(`${this.node.path}: a settings file cannot hold deploy-time values (tokens); pass them in the environment`);
+    }
+    const environment = { ...props.environment, ...(hasSettings ? { SETTINGS_FILE: SETTINGS_FILE_NAME } : {}) };
+    const size = environmentBytes(environment);
+    if (size > MAX_ENVIRONMENT_BYTES) {
+      throw new Error(`${this.node.path}: the function's environment would be about ${size} bytes; Lambda allows ${MAX_ENVIRONMENT_BYTES}`);
+    }
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention,
       removalPolicy: props.removalPolicy,
@@ -53,7 +108,7 @@ export class ServiceFunction extends Construct {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
-      code: lambda.Code.fromAsset(handlerAssetPath(props.bundle)),
+      code: lambda.Code.fromAsset(hasSettings ? stagedAsset(props.bundle, props.settings!) : handlerAssetPath(props.bundle)),
       memorySize: props.memorySize,
       timeout: props.timeout,
       role: this.role,
@@ -61,7 +116,7 @@ export class ServiceFunction extends Construct {
       loggingFormat: lambda.LoggingFormat.JSON,
       applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
       systemLogLevelV2: lambda.SystemLogLevel.WARN,
-      environment: props.environment,
+      environment,
     });
     this.logGroup.grantWrite(this.role);
     acknowledge(this.role,

@@ -14,8 +14,10 @@ const EMAIL_PATTERN = /^[^\s@"<>()[\],;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za
  * string: at most twice its size once escaped, well inside SQS's 1 MiB.)
  */
 const MAX_STORABLE_EVENT_BYTES = 384 * 1024;
-/** Lambda's environment is limited to 4 KB in all; the schemas must leave room for the rest. */
-const MAX_SCHEMAS_JSON_BYTES = 3 * 1024;
+/** Event schemas travel in the processor's asset (a settings file), not its 4 KB environment. */
+const MAX_SCHEMAS_JSON_BYTES = 1024 * 1024;
+/** One route and one secret each; more would be a different product (a gateway). */
+const MAX_INBOUND_SOURCES = 50;
 
 export const DEFAULT_RETRY_SCHEDULE = [
   Duration.seconds(0), Duration.seconds(5), Duration.minutes(5), Duration.minutes(30),
@@ -108,7 +110,7 @@ export function resolveSettings(props: EventNotificationServiceProps): ServiceSe
       Object.entries(props.eventSchemas).map(([type, schema]) => [type, toStandardJsonSchema(schema)]),
     ));
     check(Buffer.byteLength(eventSchemasJson) <= MAX_SCHEMAS_JSON_BYTES,
-      `eventSchemas are ${Buffer.byteLength(eventSchemasJson)} bytes as JSON; at most ${MAX_SCHEMAS_JSON_BYTES} fit in the processor's environment`);
+      `eventSchemas are ${Buffer.byteLength(eventSchemasJson)} bytes as JSON; at most ${MAX_SCHEMAS_JSON_BYTES} (1 MiB) are accepted`);
   }
 
   const throttle = { rateLimit: props.throttle?.rateLimit ?? 100, burstLimit: props.throttle?.burstLimit ?? 200 };
@@ -130,11 +132,15 @@ export function resolveSettings(props: EventNotificationServiceProps): ServiceSe
     `subscriptionCacheTtl must be between 0 and 5 minutes, got ${cacheTtl.toHumanString()}`);
 
   const inboundWebhooks = props.inboundWebhooks ?? [];
+  check(inboundWebhooks.length <= MAX_INBOUND_SOURCES, `inboundWebhooks may have at most ${MAX_INBOUND_SOURCES} sources, got ${inboundWebhooks.length}`);
   const names = new Set<string>();
   for (const source of inboundWebhooks) {
     check(/^[a-z0-9-]{1,32}$/.test(source.name), `inboundWebhooks name "${source.name}" must be 1-32 of a-z 0-9 -`);
     check(!names.has(source.name), `inboundWebhooks name "${source.name}" is used twice`);
     names.add(source.name);
+    if (source.hmacPrefix !== undefined) {
+      check(source.hmacPrefix.length <= 64, `inboundWebhooks "${source.name}": prefix must be at most 64 characters`);
+    }
     if (source.hmacHeader !== undefined) {
       check(/^[A-Za-z0-9-]{1,64}$/.test(source.hmacHeader), `inboundWebhooks "${source.name}": header "${source.hmacHeader}" is not a header name`);
     }

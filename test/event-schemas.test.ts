@@ -1,6 +1,6 @@
 import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import { functionSettings } from './helpers/function-settings';
 import { JsonSchemaValidator } from '../lambda/core/schema-validator';
 import { EventNotificationService } from '../src';
 import { toStandardJsonSchema } from '../src/settings';
@@ -33,14 +33,13 @@ describe('eventSchemas', () => {
     expect(mapped.properties.details.properties.version).toEqual({ $ref: '#/definitions/version' });
   });
 
-  test('the processor environment carries the mapped schemas, and they validate as intended', () => {
+  test('the processor\'s settings file (in its asset, not its environment) carries the mapped schemas, and they validate as intended', () => {
     const app = new App();
     const stack = new Stack(app, 'SchemaStack');
     const svc = new EventNotificationService(stack, 'Svc', { eventSchemas: { 'deploy.finished': deploySchema } });
-    const template = Template.fromStack(stack);
-    const functions = template.findResources('AWS::Lambda::Function');
-    const processorId = stack.getLogicalId(svc.processorFunction.node.defaultChild as any);
-    const schemas = JSON.parse(functions[processorId].Properties.Environment.Variables.EVENT_SCHEMAS);
+    const settings = functionSettings(stack, svc.processorFunction);
+    expect(settings.SETTINGS_FILE).toBe('settings.json');
+    const schemas = JSON.parse(settings.EVENT_SCHEMAS as string);
     const validator = new JsonSchemaValidator(schemas);
     const base = { eventType: 'deploy.finished', severity: 'LOW', title: 't' };
     expect(validator.validate('deploy.finished', { ...base, details: { version: 'v12' } })).toEqual([]);

@@ -6,6 +6,8 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { IConstruct } from 'constructs';
 import * as z from 'zod';
+import { functionSettings } from './helpers/function-settings';
+import { ingestConfigSchema, readConfig } from '../lambda/adapters/config';
 import { inboundSourceSchema } from '../lambda/core/inbound-webhooks';
 import {
   EventNotificationService, EventNotificationServiceProps, HmacAlgorithm, InboundWebhookSource, Severity, SignatureEncoding,
@@ -153,11 +155,19 @@ describe('EventNotificationService with inbound webhooks', () => {
     expect(webhookSetting).toMatchObject({ HttpMethod: 'POST', ThrottlingRateLimit: 7, ThrottlingBurstLimit: 15 });
   });
 
-  test('INBOUND_SOURCES lists both sources with the secret ARN (a reference), never the secret value', () => {
-    const env = environmentOf(s, s.svc.ingestFunction);
-    expect(env.INBOUND_SOURCES).toBeDefined();
-    const sources = JSON.parse(joined(env.INBOUND_SOURCES));
-    expect(sources).toEqual([
+  /** The inbound sources as the ingest handler reads them: settings file + INBOUND_SECRET_IDS, through its own config schema. */
+  const handlerSources = (synthesized: Synthesized) => {
+    const settings = functionSettings(synthesized.stack, synthesized.svc.ingestFunction);
+    const flat = Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, joined(v)]));
+    return readConfig(ingestConfigSchema, flat).INBOUND_SOURCES;
+  };
+
+  test('the ingest function reads both sources with the secret ARN (a reference), never the secret value', () => {
+    const settings = functionSettings(s.stack, s.svc.ingestFunction);
+    // The descriptions travel in the asset's settings file; the deploy-time ARNs in the environment.
+    expect(environmentOf(s, s.svc.ingestFunction)).not.toHaveProperty('INBOUND_SOURCES');
+    expect(JSON.parse(settings.INBOUND_SOURCES as string).every((source: object) => !('secretId' in source))).toBe(true);
+    expect(handlerSources(s)).toEqual([
       { name: 'shop', provider: 'shopify', secretId: `<Ref:${logicalId(s.stack, s.shopSecret)}>`, severity: 'MEDIUM' },
       {
         name: 'ci',
@@ -175,10 +185,11 @@ describe('EventNotificationService with inbound webhooks', () => {
     // Ref of an AWS::SecretsManager::Secret is its ARN.
     expect(resourcesOf(s)[logicalId(s.stack, s.shopSecret)].Type).toBe('AWS::SecretsManager::Secret');
     expect(JSON.stringify(resourcesOf(s)[logicalId(s.stack, s.svc.ingestFunction)])).not.toContain(SHOP_SECRET_VALUE);
+    expect(JSON.stringify(settings)).not.toContain(SHOP_SECRET_VALUE);
   });
 
-  test('INBOUND_SOURCES is exactly what the ingest function parses (lambda/core inboundSourceSchema)', () => {
-    const sources = JSON.parse(joined(environmentOf(s, s.svc.ingestFunction).INBOUND_SOURCES));
+  test('each source is exactly what the ingest function parses (lambda/core inboundSourceSchema, strict)', () => {
+    const sources = handlerSources(s);
     const parsed = z.array(inboundSourceSchema.strict()).safeParse(sources);
     expect(parsed.error?.issues ?? []).toEqual([]);
     expect(parsed.data).toEqual(sources);
@@ -210,8 +221,7 @@ describe('EventNotificationService with inbound webhooks', () => {
     const imported = synth(({ stack }) => [
       InboundWebhookSource.github({ name: 'gh', secret: secretsmanager.Secret.fromSecretCompleteArn(stack, 'Imported', IMPORTED_ARN) }),
     ]);
-    const sources = JSON.parse(joined(environmentOf(imported, imported.svc.ingestFunction).INBOUND_SOURCES));
-    expect(sources).toEqual([{ name: 'gh', provider: 'github', secretId: IMPORTED_ARN, severity: 'MEDIUM' }]);
+    expect(handlerSources(imported)).toEqual([{ name: 'gh', provider: 'github', secretId: IMPORTED_ARN, severity: 'MEDIUM' }]);
     const readable = secretsStatements(statementsOf(imported, imported.svc.ingestFunction)).flatMap((st) => st.Resource);
     expect(readable).toEqual([IMPORTED_ARN]);
   });

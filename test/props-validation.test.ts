@@ -78,9 +78,9 @@ describe('invalid props are rejected with a message that says what to change', (
     expect(() => build({ eventSchemas: { [key]: schema('x') } })).toThrow(/eventSchemas key ".*" is not a valid event type/);
   });
 
-  test('eventSchemas larger than 3 KiB as JSON', () => {
-    expect(() => build({ eventSchemas: { deployment: schema('x'.repeat(3 * 1024)) } }))
-      .toThrow(/eventSchemas are \d+ bytes as JSON; at most 3072 fit/);
+  test('eventSchemas larger than 1 MiB as JSON', () => {
+    expect(() => build({ eventSchemas: { deployment: schema('x'.repeat(1024 * 1024)) } }))
+      .toThrow(/eventSchemas are \d+ bytes as JSON; at most 1048576 \(1 MiB\) are accepted/);
   });
 
   test.each(['alerts', 'alerts@', 'alerts@localhost', '<alerts@example.com>'])('email.fromAddress %p', (fromAddress) => {

@@ -1,11 +1,35 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as z from 'zod';
 import { inboundSourceSchema } from '../core/inbound-webhooks';
 
 /**
- * Reads a handler's settings from its environment, failing fast with every problem named:
- * a misconfigured function should not start, rather than fail one request at a time.
+ * A handler's settings: its environment, plus the settings file named by SETTINGS_FILE. Lambda
+ * limits a function's environment to 4 KB, so large settings (event schemas, inbound sources)
+ * travel in a JSON file inside the function's asset (`{ "NAME": "value" }`, the same names and
+ * string values as environment variables). A relative name is read from the function's folder.
  */
-export function readConfig<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv = process.env): z.infer<T> {
+export function handlerSettings(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const file = env.SETTINGS_FILE;
+  if (!file) return env;
+  const where = path.resolve(env.LAMBDA_TASK_ROOT ?? process.cwd(), file);
+  let settings: unknown;
+  try {
+    settings = JSON.parse(fs.readFileSync(where, 'utf8'));
+  } catch (error) {
+    throw new Error(`Invalid function configuration: SETTINGS_FILE ${where} cannot be read as JSON: ${(error as Error).message}`);
+  }
+  if (typeof settings !== 'object' || settings === null || Array.isArray(settings) || Object.values(settings).some((v) => typeof v !== 'string')) {
+    throw new Error(`Invalid function configuration: SETTINGS_FILE ${where} must hold an object of strings`);
+  }
+  return { ...env, ...(settings as Record<string, string>) };
+}
+
+/**
+ * Reads a handler's settings (environment and settings file), failing fast with every problem
+ * named: a misconfigured function should not start, rather than fail one request at a time.
+ */
+export function readConfig<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv = handlerSettings()): z.infer<T> {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
@@ -31,8 +55,24 @@ export const ingestConfigSchema = z.object({
   QUEUE_FIFO: booleanFlag,
   MAX_EVENT_SIZE_BYTES: z.coerce.number().int().positive(),
   EVENTS_TABLE_NAME: z.string().min(1),
-  /** Inbound webhook sources (lambda/core/inbound-webhooks.ts inboundSourceSchema). */
-  INBOUND_SOURCES: jsonArray.pipe(z.array(inboundSourceSchema)),
+  /**
+   * Inbound webhook sources (lambda/core/inbound-webhooks.ts inboundSourceSchema). In AWS they
+   * come from the settings file, which cannot hold deploy-time values: a source without its own
+   * `secretId` takes the one at its position in INBOUND_SECRET_IDS (comma-separated ARNs).
+   */
+  INBOUND_SOURCES: jsonArray,
+  INBOUND_SECRET_IDS: z.string().optional(),
+}).transform((config, ctx) => {
+  const secretIds = config.INBOUND_SECRET_IDS ? config.INBOUND_SECRET_IDS.split(',') : [];
+  const sources = z.array(inboundSourceSchema).safeParse(
+    config.INBOUND_SOURCES.map((source, i) => ({ secretId: secretIds[i], ...(source as object) })),
+  );
+  if (!sources.success) {
+    for (const issue of sources.error.issues) ctx.addIssue({ code: 'custom', path: ['INBOUND_SOURCES', ...issue.path], message: issue.message });
+    return z.NEVER;
+  }
+  const { INBOUND_SECRET_IDS: _ids, ...rest } = config;
+  return { ...rest, INBOUND_SOURCES: sources.data };
 });
 
 export const managementConfigSchema = z.object({
