@@ -7,8 +7,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
-/** CloudWatch namespace of the processor's EMF metrics (kept in step with the handlers). */
-export const METRICS_NAMESPACE = 'EventNotificationService';
+import { METRICS_NAMESPACE, MetricName } from './contract';
 
 export interface ServiceAlarmsProps {
   readonly topic: sns.ITopic;
@@ -44,7 +43,7 @@ export class ServiceAlarms extends Construct {
     this.add('DeliveriesFailed', 'Notifications failed for good after their last retry.',
       new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE,
-        metricName: 'DeliveriesFailed',
+        metricName: 'DeliveriesFailed' satisfies MetricName,
         dimensionsMap: { service: props.serviceName },
         period,
         statistic: 'Sum',

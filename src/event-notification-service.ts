@@ -10,7 +10,11 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE, ServiceAlarms } from './alarms';
+import { ServiceAlarms } from './alarms';
+import {
+  EVENT_KEY_PREFIX, FunctionSettings, IDEMPOTENCY_KEY_PREFIX, IngestSetting, ManagementSetting, METRICS_NAMESPACE, POWERTOOLS_METRICS_NAMESPACE,
+  POWERTOOLS_SERVICE_NAME, ProcessorSetting,
+} from './contract';
 import { InboundWebhookSource } from './inbound-webhook-source';
 import { acknowledge } from './nag';
 import { NotificationApi } from './notification-api';
@@ -37,10 +41,6 @@ function inboundSourcesJson(sources: InboundWebhookSource[]): string {
   })));
 }
 
-/** The idempotency records in the Events table; the ingest function may touch nothing else there. */
-const IDEMPOTENCY_KEY_PREFIX = 'idem_';
-/** Events in the Events table (the other functions never touch the idempotency records). */
-const EVENT_KEY_PREFIX = 'evt_';
 
 /**
  * Grants exactly these DynamoDB actions on one table (and its indexes, for Query), optionally
@@ -131,7 +131,7 @@ export class EventNotificationService extends Construct {
       logRetention: settings.logRetention,
       removalPolicy: settings.removalPolicy,
     };
-    const powertools = { POWERTOOLS_SERVICE_NAME: serviceName, POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE };
+    const powertools = { [POWERTOOLS_SERVICE_NAME]: serviceName, [POWERTOOLS_METRICS_NAMESPACE]: METRICS_NAMESPACE };
 
     const ingest = new ServiceFunction(this, 'Ingest', {
       ...common,
@@ -146,8 +146,10 @@ export class EventNotificationService extends Construct {
         MAX_EVENT_SIZE_BYTES: String(settings.maxEventSizeBytes),
         EVENTS_TABLE_NAME: this.eventsTable.tableName,
         ...(settings.inboundWebhooks.length > 0 ? { INBOUND_SECRET_IDS: settings.inboundWebhooks.map((w) => w.secret.secretArn).join(',') } : {}),
-      },
-      settings: settings.inboundWebhooks.length > 0 ? { INBOUND_SOURCES: inboundSourcesJson(settings.inboundWebhooks) } : undefined,
+      } satisfies FunctionSettings<IngestSetting>,
+      settings: settings.inboundWebhooks.length > 0
+        ? { INBOUND_SOURCES: inboundSourcesJson(settings.inboundWebhooks) } satisfies FunctionSettings<IngestSetting>
+        : undefined,
     });
     this.queue.grantSendMessages(ingest.role);
     for (const source of settings.inboundWebhooks) source.secret.grantRead(ingest.role);
@@ -166,7 +168,7 @@ export class EventNotificationService extends Construct {
         SUBSCRIPTIONS_TABLE_NAME: this.subscriptionsTable.tableName,
         EVENTS_TABLE_NAME: this.eventsTable.tableName,
         NOTIFICATIONS_TABLE_NAME: this.notificationsTable.tableName,
-      },
+      } satisfies FunctionSettings<ManagementSetting>,
     });
     // Exactly the requests the handler makes: no Scan, no batch, nothing of the idempotency records.
     grantItems(management.role, this.subscriptionsTable, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'], { indexes: true });
@@ -198,8 +200,8 @@ export class EventNotificationService extends Construct {
           EMAIL_FROM_ADDRESS: settings.email.fromAddress,
           ...(settings.email.configurationSetName ? { SES_CONFIGURATION_SET: settings.email.configurationSetName } : {}),
         } : {}),
-      },
-      settings: settings.eventSchemasJson ? { EVENT_SCHEMAS: settings.eventSchemasJson } : undefined,
+      } satisfies FunctionSettings<ProcessorSetting>,
+      settings: settings.eventSchemasJson ? { EVENT_SCHEMAS: settings.eventSchemasJson } satisfies FunctionSettings<ProcessorSetting> : undefined,
     });
     processor.function.addEventSource(new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true }));
     this.deadLetterQueue.grantSendMessages(processor.role);

@@ -7,6 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { SETTINGS_FILE_NAME, SETTINGS_FILE_VARIABLE } from './contract';
 import { acknowledge } from './nag';
 
 /** The prebuilt handler bundles (assets/<name>/index.js, built from lambda/handlers). */
@@ -36,8 +37,6 @@ export function handlerAssetPath(bundle: HandlerBundle): string {
   return dir;
 }
 
-/** The settings file's name in the asset (lambda/adapters/config.ts reads it). */
-export const SETTINGS_FILE_NAME = 'settings.json';
 
 /** Lambda's limit on a function's environment: the JSON of the variables, at most 4 KB. */
 export const MAX_ENVIRONMENT_BYTES = 4096;
@@ -90,7 +89,7 @@ export class ServiceFunction extends Construct {
     if (hasSettings && Token.isUnresolved(JSON.stringify(props.settings))) {
       throw new Error(`${this.node.path}: a settings file cannot hold deploy-time values (tokens); pass them in the environment`);
     }
-    const environment = { ...props.environment, ...(hasSettings ? { SETTINGS_FILE: SETTINGS_FILE_NAME } : {}) };
+    const environment = { ...props.environment, ...(hasSettings ? { [SETTINGS_FILE_VARIABLE]: SETTINGS_FILE_NAME } : {}) };
     const size = environmentBytes(environment);
     if (size > MAX_ENVIRONMENT_BYTES) {
       throw new Error(`${this.node.path}: the function's environment would be about ${size} bytes; Lambda allows ${MAX_ENVIRONMENT_BYTES}`);

@@ -1,10 +1,9 @@
 import { Duration, RemovalPolicy, Size, Token } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import { EVENT_TYPE_PATTERN } from './contract';
 import { InboundWebhookSource } from './inbound-webhook-source';
 import { EventNotificationServiceProps } from './props';
 
-/** Event types as the API accepts them (kept in step with lambda/core/envelope.ts). */
-export const EVENT_TYPE_PATTERN = /^[A-Za-z0-9._:/-]{1,128}$/;
 const EMAIL_PATTERN = /^[^\s@"<>()[\],;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
 /**

@@ -3,10 +3,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 
-/** Names shared with the handlers (lambda/adapters/dynamo-subscription-store.ts). */
-export const SUBSCRIPTIONS_BY_EVENT_TYPE_INDEX = 'byEventType';
-export const SUBSCRIPTIONS_BY_OWNER_INDEX = 'byOwner';
-export const TTL_ATTRIBUTE = 'expiresAt';
+import { SUBSCRIPTIONS_BY_EVENT_TYPE_INDEX, SUBSCRIPTIONS_BY_OWNER_INDEX, TTL_ATTRIBUTE } from './contract';
 
 export interface ServiceTablesProps {
   readonly encryptionKey: kms.IKey;

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as z from 'zod';
+import { IngestSetting, ManagementSetting, ProcessorSetting, SETTINGS_FILE_VARIABLE } from '../../src/contract';
 import { inboundSourceSchema } from '../core/inbound-webhooks';
 
 /**
@@ -10,7 +11,7 @@ import { inboundSourceSchema } from '../core/inbound-webhooks';
  * string values as environment variables). A relative name is read from the function's folder.
  */
 export function handlerSettings(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const file = env.SETTINGS_FILE;
+  const file = env[SETTINGS_FILE_VARIABLE];
   if (!file) return env;
   const where = path.resolve(env.LAMBDA_TASK_ROOT ?? process.cwd(), file);
   let settings: unknown;
@@ -62,7 +63,7 @@ export const ingestConfigSchema = z.object({
    */
   INBOUND_SOURCES: jsonArray,
   INBOUND_SECRET_IDS: z.string().optional(),
-}).transform((config, ctx) => {
+} satisfies Record<IngestSetting, z.ZodType>).transform((config, ctx) => {
   const secretIds = config.INBOUND_SECRET_IDS ? config.INBOUND_SECRET_IDS.split(',') : [];
   const sources = z.array(inboundSourceSchema).safeParse(
     config.INBOUND_SOURCES.map((source, i) => ({ secretId: secretIds[i], ...(source as object) })),
@@ -81,7 +82,7 @@ export const managementConfigSchema = z.object({
   NOTIFICATIONS_TABLE_NAME: z.string().min(1),
   /** Local runtime only; the construct never sets it. */
   ALLOW_PRIVATE_TARGETS: booleanFlag,
-});
+} satisfies Record<ManagementSetting, z.ZodType>);
 
 const csvSeconds = z.string().regex(/^\d+(\.\d+)?(,\d+(\.\d+)?)*$/, 'must be comma-separated seconds')
   .transform((v) => v.split(',').map(Number));
@@ -113,4 +114,4 @@ export const processorConfigSchema = z.object({
   }),
   /** Local runtime only; the construct never sets it. */
   ALLOW_PRIVATE_TARGETS: booleanFlag,
-});
+} satisfies Record<ProcessorSetting, z.ZodType>);

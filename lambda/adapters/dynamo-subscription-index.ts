@@ -1,6 +1,6 @@
 import { DynamoDBDocumentClient, paginateQuery, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailed } from './dynamo-errors';
-import { SUBSCRIPTIONS_BY_EVENT_TYPE_INDEX } from './dynamo-subscription-store';
+import { SUBSCRIPTIONS_BY_EVENT_TYPE_INDEX } from '../../src/contract';
 import { SubscriptionIndex } from '../core/matching';
 import { SubscriptionPauser } from '../core/processor';
 import { Subscription } from '../core/subscription';

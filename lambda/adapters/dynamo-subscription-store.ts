@@ -1,11 +1,10 @@
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailed } from './dynamo-errors';
+import { SUBSCRIPTIONS_BY_OWNER_INDEX } from '../../src/contract';
 import { Subscription, SubscriptionChanges } from '../core/subscription';
 import { SubscriptionPage, SubscriptionStore } from '../core/subscriptions-service';
 
 /** Index names shared with the construct (src/tables.ts). */
-export const SUBSCRIPTIONS_BY_OWNER_INDEX = 'byOwner';
-export const SUBSCRIPTIONS_BY_EVENT_TYPE_INDEX = 'byEventType';
 
 export class DynamoSubscriptionStore implements SubscriptionStore {
   constructor(private readonly client: DynamoDBDocumentClient, private readonly tableName: string) {}

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { EVENT_TYPE_PATTERN } from '../../src/contract';
 
 /** Severities in ascending order: a subscription's `severityFilter` is the minimum it receives. */
 export const SEVERITIES = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
@@ -8,7 +9,8 @@ export function severityRank(severity: Severity): number {
   return SEVERITIES.indexOf(severity);
 }
 
-export const EVENT_TYPE_PATTERN = /^[A-Za-z0-9._:/-]{1,128}$/;
+
+export { EVENT_TYPE_PATTERN };
 
 export const severitySchema = z.enum(SEVERITIES, {
   error: () => `must be one of ${SEVERITIES.join(', ')}`,

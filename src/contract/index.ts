@@ -1,0 +1,61 @@
+/**
+ * The runtime contract: every name the construct, the handlers and the local runtime must agree
+ * on, in one place. The construct writes these names into each function's environment (or its
+ * settings file); the handlers' config schemas read exactly these names (lambda/adapters/config.ts
+ * checks it at compile time with `satisfies`); the local runtime sets them the same way.
+ *
+ * Not exported from src/index.ts: it is the service's inside, not its public (jsii) API.
+ */
+
+/** Settings of the ingest function (POST /events, /events/batch, /webhooks/{source}). */
+export const INGEST_SETTINGS = [
+  'QUEUE_URL', 'QUEUE_FIFO', 'MAX_EVENT_SIZE_BYTES', 'EVENTS_TABLE_NAME', 'INBOUND_SOURCES', 'INBOUND_SECRET_IDS',
+] as const;
+
+/** Settings of the management function (subscriptions API, GET /events/{eventId}). */
+export const MANAGEMENT_SETTINGS = [
+  'SUBSCRIPTIONS_TABLE_NAME', 'EVENTS_TABLE_NAME', 'NOTIFICATIONS_TABLE_NAME', 'ALLOW_PRIVATE_TARGETS',
+] as const;
+
+/** Settings of the processor function (the events queue's consumer). */
+export const PROCESSOR_SETTINGS = [
+  'EVENTS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME', 'NOTIFICATIONS_TABLE_NAME', 'QUEUE_URL', 'DEAD_LETTER_QUEUE_URL', 'QUEUE_FIFO',
+  'RETRY_SCHEDULE_SECONDS', 'MAX_RECEIVE_COUNT', 'WEBHOOK_TIMEOUT_MS', 'RETENTION_SECONDS', 'SUBSCRIPTION_CACHE_TTL_SECONDS',
+  'MAX_CONCURRENT_DELIVERIES', 'EMAIL_FROM_ADDRESS', 'SES_CONFIGURATION_SET', 'EVENT_SCHEMAS', 'ALLOW_PRIVATE_TARGETS',
+] as const;
+
+export type IngestSetting = (typeof INGEST_SETTINGS)[number];
+export type ManagementSetting = (typeof MANAGEMENT_SETTINGS)[number];
+export type ProcessorSetting = (typeof PROCESSOR_SETTINGS)[number];
+
+/** Names of the settings file and of the variable that points at it (Lambda's environment is 4 KB at most). */
+export const SETTINGS_FILE_VARIABLE = 'SETTINGS_FILE';
+export const SETTINGS_FILE_NAME = 'settings.json';
+
+/** Powertools reads these itself. */
+export const POWERTOOLS_SERVICE_NAME = 'POWERTOOLS_SERVICE_NAME';
+export const POWERTOOLS_METRICS_NAMESPACE = 'POWERTOOLS_METRICS_NAMESPACE';
+
+/** CloudWatch namespace of the processor's EMF metrics, and the metric names. */
+export const METRICS_NAMESPACE = 'EventNotificationService';
+export const METRIC_NAMES = ['EventsAccepted', 'EventsRejected', 'DeliveriesSucceeded', 'DeliveriesFailed', 'DeliveriesRetried'] as const;
+export type MetricName = (typeof METRIC_NAMES)[number];
+
+/** Indexes of the Subscriptions table. */
+export const SUBSCRIPTIONS_BY_EVENT_TYPE_INDEX = 'byEventType';
+export const SUBSCRIPTIONS_BY_OWNER_INDEX = 'byOwner';
+/** The TTL attribute of the Events and Notifications tables. */
+export const TTL_ATTRIBUTE = 'expiresAt';
+
+/**
+ * Partition-key prefixes of the Events table: events (`evt_…`) and idempotency records
+ * (`idem_…`). IAM grants use them (dynamodb:LeadingKeys) to keep each function to its own items.
+ */
+export const EVENT_KEY_PREFIX = 'evt_';
+export const IDEMPOTENCY_KEY_PREFIX = 'idem_';
+
+/** Event types as the API accepts them. */
+export const EVENT_TYPE_PATTERN = /^[A-Za-z0-9._:/-]{1,128}$/;
+
+/** A function's environment or settings file, limited to the names of its contract (and Powertools'). */
+export type FunctionSettings<S extends string> = Partial<Record<S | typeof POWERTOOLS_SERVICE_NAME | typeof POWERTOOLS_METRICS_NAMESPACE, string>>;
