@@ -111,13 +111,13 @@ eslintrc.addOverride('settings.import/resolver.typescript.project', './tsconfig.
 
 // Bundle the handlers before jsii compiles `src/`, and before tests (a fresh clone has no assets/).
 const bundle = project.addTask('bundle:handlers', {
-  description: 'Bundle lambda/handlers/* into assets/<name>/index.js with esbuild (minified, Node.js 22)',
+  description: 'Bundle lambda/handlers/* into assets/<name>/index.js with esbuild (minified, for the Node.js 24 Lambda runtime)',
   exec: [
     'esbuild',
     ...HANDLERS.map((h) => `lambda/handlers/${h}.ts`),
     '--bundle',
     '--platform=node',
-    '--target=node22',
+    '--target=node24',
     '--format=cjs',
     '--main-fields=module,main',
     '--minify',
