@@ -168,6 +168,7 @@ export class EventNotificationService extends Construct {
         SUBSCRIPTIONS_TABLE_NAME: this.subscriptionsTable.tableName,
         EVENTS_TABLE_NAME: this.eventsTable.tableName,
         NOTIFICATIONS_TABLE_NAME: this.notificationsTable.tableName,
+        MAX_SUBSCRIPTIONS_PER_KEY: String(settings.maxSubscriptionsPerKey),
       } satisfies FunctionSettings<ManagementSetting>,
     });
     // Exactly the requests the handler makes: no Scan, no batch, nothing of the idempotency records.
@@ -196,6 +197,7 @@ export class EventNotificationService extends Construct {
         MAX_RECEIVE_COUNT: String(settings.maxReceiveCount),
         WEBHOOK_TIMEOUT_MS: String(settings.webhookTimeout.toMilliseconds()),
         RETENTION_SECONDS: String(settings.retention.toSeconds()),
+        ISOLATION: settings.isolation,
         ...(settings.email ? {
           EMAIL_FROM_ADDRESS: settings.email.fromAddress,
           ...(settings.email.configurationSetName ? { SES_CONFIGURATION_SET: settings.email.configurationSetName } : {}),
@@ -245,6 +247,15 @@ export class EventNotificationService extends Construct {
     this.api = this.notificationApi.api;
     this.apiKey = this.notificationApi.apiKey;
     this.usagePlan = this.notificationApi.usagePlan;
+
+    // Whose events arrive without an API key: the queue's (grantPublish) and each inbound source's.
+    // Their key ids exist only once the API does, so they are added to the environments here.
+    const queuePublisherKey = props.queuePublisherApiKey ?? this.apiKey;
+    processor.addEnvironment('QUEUE_PUBLISHER_KEY_ID' satisfies ProcessorSetting, queuePublisherKey.keyId);
+    if (settings.inboundWebhooks.length > 0) {
+      processor.addEnvironment('INBOUND_OWNER_KEY_IDS' satisfies ProcessorSetting,
+        settings.inboundWebhooks.map((w) => `${w.name}=${(w.apiKey ?? this.apiKey).keyId}`).join(','));
+    }
 
     const topic = new sns.Topic(this, 'AlarmTopic', {
       displayName: 'Event notification service alarms',

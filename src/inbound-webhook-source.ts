@@ -1,3 +1,4 @@
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 
 /** Severity of an event (the API's `severity`). */
@@ -49,6 +50,14 @@ export interface InboundWebhookSourceOptions {
    * @default Severity.MEDIUM
    */
   readonly severity?: Severity;
+
+  /**
+   * The API key the source's events belong to: it may read them, and with `Isolation.API_KEY`
+   * only its subscriptions receive them.
+   *
+   * @default - the service's own `apiKey`
+   */
+  readonly apiKey?: apigateway.IApiKey;
 }
 
 /** Options of a generic HMAC source. */
@@ -133,6 +142,8 @@ export class InboundWebhookSource {
   public readonly secret: secretsmanager.ISecret;
   /** Severity of the source's events. */
   public readonly severity: Severity;
+  /** The API key the source's events belong to (undefined: the service's own key). */
+  public readonly apiKey?: apigateway.IApiKey;
   /** Generic HMAC settings (HMAC sources only). */
   public readonly hmacHeader?: string;
   /** Generic HMAC settings (HMAC sources only). */
@@ -162,6 +173,7 @@ export class InboundWebhookSource {
     this.name = options.name;
     this.secret = options.secret;
     this.severity = options.severity ?? Severity.MEDIUM;
+    this.apiKey = options.apiKey;
     this.hmacHeader = hmac?.header;
     this.hmacAlgorithm = hmac?.algorithm;
     this.hmacEncoding = hmac?.encoding;

@@ -28,6 +28,22 @@ export interface EmailChannelOptions {
   readonly configurationSetName?: string;
 }
 
+/** Who receives whose events: what an API key may see and receive. */
+export enum Isolation {
+  /**
+   * Every key's subscriptions match every key's events: one product, where publishers and
+   * subscribers are different teams. `GET /events/{eventId}` still shows a key only its own
+   * notifications.
+   */
+  SHARED = 'SHARED',
+  /**
+   * A subscription matches only events published with its own key (an inbound source's or the
+   * queue's events belong to the key named for them): for a product that gives keys to its own
+   * customers. No event, notification, subscription or error of one key is observable by another.
+   */
+  API_KEY = 'API_KEY',
+}
+
 /** The webhook channel. */
 export interface WebhookChannelOptions {
   /**
@@ -185,6 +201,29 @@ export interface EventNotificationServiceProps {
    * @default Duration.hours(1)
    */
   readonly queueAgeAlarmThreshold?: Duration;
+
+  /**
+   * Who receives whose events (see `Isolation`).
+   *
+   * @default Isolation.SHARED
+   */
+  readonly isolation?: Isolation;
+
+  /**
+   * Most subscriptions one API key may have (a create beyond it is answered 409), so one key
+   * cannot multiply every event's fan-out. 1–10,000.
+   *
+   * @default 100
+   */
+  readonly maxSubscriptionsPerKey?: number;
+
+  /**
+   * The API key that events sent straight to the queue (`grantPublish`) belong to: it may read
+   * them, and with `Isolation.API_KEY` only its subscriptions receive them.
+   *
+   * @default - the service's own `apiKey`
+   */
+  readonly queuePublisherApiKey?: apigateway.IApiKey;
 }
 
 /** Options of an extra API key (one per publisher: each key owns its own subscriptions). */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token, Tokenization } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -47,11 +47,14 @@ export const MAX_ENVIRONMENT_BYTES = 4096;
  */
 const TOKEN_ALLOWANCE_BYTES = 160;
 
-/** The environment's size as Lambda measures it, with tokens counted at their allowance. */
+/** The environment's size as Lambda measures it, each token in a value counted at its allowance. */
 export function environmentBytes(environment: Record<string, string>): number {
   let size = Buffer.byteLength(JSON.stringify(environment));
   for (const value of Object.values(environment)) {
-    if (Token.isUnresolved(value)) size += TOKEN_ALLOWANCE_BYTES - Buffer.byteLength(JSON.stringify(value)) + 2;
+    if (!Token.isUnresolved(value)) continue;
+    const tokens = Tokenization.reverseString(value).tokens.length;
+    const literal = value.replace(/\$\{Token\[[^\]]*\]\}/g, '');
+    size += Buffer.byteLength(JSON.stringify(literal)) + tokens * TOKEN_ALLOWANCE_BYTES - Buffer.byteLength(JSON.stringify(value));
   }
   return size;
 }
@@ -82,6 +85,7 @@ export class ServiceFunction extends Construct {
   public readonly function: lambda.Function;
   public readonly logGroup: logs.LogGroup;
   public readonly role: iam.Role;
+  private readonly environment: Record<string, string>;
 
   constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
     super(scope, id);
@@ -90,10 +94,16 @@ export class ServiceFunction extends Construct {
       throw new Error(`${this.node.path}: a settings file cannot hold deploy-time values (tokens); pass them in the environment`);
     }
     const environment = { ...props.environment, ...(hasSettings ? { [SETTINGS_FILE_VARIABLE]: SETTINGS_FILE_NAME } : {}) };
-    const size = environmentBytes(environment);
-    if (size > MAX_ENVIRONMENT_BYTES) {
-      throw new Error(`${this.node.path}: the function's environment would be about ${size} bytes; Lambda allows ${MAX_ENVIRONMENT_BYTES}`);
-    }
+    this.environment = environment;
+    // Checked at synth, so variables added later (addEnvironment) count too.
+    this.node.addValidation({
+      validate: () => {
+        const size = environmentBytes(this.environment);
+        return size > MAX_ENVIRONMENT_BYTES
+          ? [`the function's environment would be about ${size} bytes once deployed; Lambda allows ${MAX_ENVIRONMENT_BYTES}`]
+          : [];
+      },
+    });
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention,
       removalPolicy: props.removalPolicy,
@@ -124,6 +134,12 @@ export class ServiceFunction extends Construct {
         reason: 'Lambda writes to log streams it creates at run time inside its own log group; their names are not known in advance.',
       },
     );
+  }
+
+  /** Adds a variable to the function's environment (counted against Lambda's 4 KB at synth). */
+  public addEnvironment(name: string, value: string): void {
+    this.environment[name] = value;
+    this.function.addEnvironment(name, value);
   }
 
 }

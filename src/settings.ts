@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy, Size, Token } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { EVENT_TYPE_PATTERN } from './contract';
 import { InboundWebhookSource } from './inbound-webhook-source';
-import { EventNotificationServiceProps } from './props';
+import { EventNotificationServiceProps, Isolation } from './props';
 
 const EMAIL_PATTERN = /^[^\s@"<>()[\],;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
@@ -43,6 +43,8 @@ export interface ServiceSettings {
   readonly queueAgeAlarmThreshold: Duration;
   readonly subscriptionCacheTtlSeconds: number;
   readonly inboundWebhooks: InboundWebhookSource[];
+  readonly isolation: Isolation;
+  readonly maxSubscriptionsPerKey: number;
 }
 
 /**
@@ -148,11 +150,17 @@ export function resolveSettings(props: EventNotificationServiceProps): ServiceSe
     }
   }
 
+  const maxSubscriptionsPerKey = props.maxSubscriptionsPerKey ?? 100;
+  check(Number.isInteger(maxSubscriptionsPerKey) && maxSubscriptionsPerKey >= 1 && maxSubscriptionsPerKey <= 10_000,
+    `maxSubscriptionsPerKey must be a whole number from 1 to 10000, got ${maxSubscriptionsPerKey}`);
+
   if (problems.length > 0) {
     throw new Error(`Invalid EventNotificationService props:\n- ${problems.join('\n- ')}`);
   }
 
   return {
+    isolation: props.isolation ?? Isolation.SHARED,
+    maxSubscriptionsPerKey,
     fifo,
     email,
     webhookTimeout,

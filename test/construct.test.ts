@@ -5,9 +5,10 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { IConstruct } from 'constructs';
-import { EventNotificationService, EventNotificationServiceProps } from '../src';
+import { EventNotificationService, EventNotificationServiceProps, InboundWebhookSource, Isolation } from '../src';
 
 const ENV = { account: '123456789012', region: 'us-east-1' };
 
@@ -222,6 +223,7 @@ describe('EventNotificationService with default props', () => {
         SUBSCRIPTIONS_TABLE_NAME: refOf(s.stack, s.svc.subscriptionsTable),
         EVENTS_TABLE_NAME: refOf(s.stack, s.svc.eventsTable),
         NOTIFICATIONS_TABLE_NAME: refOf(s.stack, s.svc.notificationsTable),
+        MAX_SUBSCRIPTIONS_PER_KEY: '100',
       });
     });
 
@@ -244,6 +246,9 @@ describe('EventNotificationService with default props', () => {
         MAX_RECEIVE_COUNT: '13',
         WEBHOOK_TIMEOUT_MS: '15000',
         RETENTION_SECONDS: String(30 * 86400),
+        ISOLATION: 'SHARED',
+        // Events sent straight to the queue (grantPublish) belong to the service's own key.
+        QUEUE_PUBLISHER_KEY_ID: refOf(s.stack, s.svc.apiKey),
       });
     });
 
@@ -638,6 +643,37 @@ describe('options', () => {
     });
     expect(flatten(allow[0].Condition.ArnLike['aws:SourceArn'])).toBe('arn:aws:cloudwatch:us-east-1:123456789012:alarm:*');
     expect(statements.some((st: any) => st.Effect === 'Deny' && st.Condition?.Bool?.['aws:SecureTransport'] === 'false')).toBe(true);
+  });
+
+  describe('tenants', () => {
+    test('isolation: API_KEY, a queue publisher key and per-source owner keys reach the processor; maxSubscriptionsPerKey the management function', () => {
+      const app = new App();
+      const stack = new Stack(app, 'Tenants', { env: ENV });
+      const partner = new apigateway.ApiKey(stack, 'PartnerKey');
+      const publisher = new apigateway.ApiKey(stack, 'PublisherKey');
+      const secret = new secretsmanager.Secret(stack, 'ShopSecret');
+      const svc = new EventNotificationService(stack, 'Svc', {
+        isolation: Isolation.API_KEY,
+        maxSubscriptionsPerKey: 7,
+        queuePublisherApiKey: publisher,
+        inboundWebhooks: [
+          InboundWebhookSource.shopify({ name: 'shop', secret, apiKey: partner }),
+          InboundWebhookSource.github({ name: 'gh', secret }),
+        ],
+      });
+      const s = { stack, svc, template: Template.fromStack(stack) };
+      const processor = functionProps(s, svc.processorFunction).Environment.Variables;
+      expect(processor.ISOLATION).toBe('API_KEY');
+      expect(processor.QUEUE_PUBLISHER_KEY_ID).toEqual({ Ref: logicalId(stack, publisher) });
+      expect(processor.INBOUND_OWNER_KEY_IDS).toEqual({ 'Fn::Join': ['', ['shop=', { Ref: logicalId(stack, partner) }, ',gh=', { Ref: logicalId(stack, svc.apiKey) }]] });
+      expect(functionProps(s, svc.managementFunction).Environment.Variables.MAX_SUBSCRIPTIONS_PER_KEY).toBe('7');
+      // Only the processor refers to the API's keys: the API refers to the other functions.
+      expect(JSON.stringify(functionProps(s, svc.ingestFunction).Environment.Variables)).not.toContain(logicalId(stack, partner));
+    });
+
+    test.each([0, 10_001, 2.5])('maxSubscriptionsPerKey %p is refused', (maxSubscriptionsPerKey) => {
+      expect(() => synth({ maxSubscriptionsPerKey })).toThrow(/maxSubscriptionsPerKey must be a whole number from 1 to 10000/);
+    });
   });
 
   test('alarmEmail subscribes that address to the alarm topic', () => {

@@ -54,5 +54,7 @@ describe('deploy-time limits', () => {
     expect(environmentBytes({ A: 'x'.repeat(4090) })).toBeGreaterThan(MAX_ENVIRONMENT_BYTES);
     // A queue URL is a token of ~20 characters at synth but ~130 bytes once deployed.
     expect(environmentBytes({ QUEUE_URL: queue.queueUrl })).toBe(Buffer.byteLength('{"QUEUE_URL":""}') + 160);
+    // Every token inside a value counts, not one per value.
+    expect(environmentBytes({ IDS: `${queue.queueArn},${queue.queueUrl}` })).toBe(Buffer.byteLength('{"IDS":","}') + 2 * 160);
   });
 });

@@ -82,17 +82,18 @@ afterAll(async () => {
 });
 
 describe('GET /events/{eventId}', () => {
-  test('200: the event, its delivery status and every notification with its attempts', async () => {
+  test('200 for the subscriptions\' owner: the event, its delivery status and its notifications with their attempts', async () => {
     const event = { eventType: 'query.deploy.failed', severity: 'CRITICAL', title: 'Deploy failed', details: { version: '9.9.9' } };
     const eventId = await processed(event);
 
-    const result = await getEvent(eventId);
+    const result = await getEvent(eventId, OWNER);
     expect(result.statusCode).toBe(200);
     expect(header(result, 'content-type')).toBe('application/json');
     const body = jsonBody(result);
     expect(body).toMatchObject({ eventId, status: 'ACCEPTED', source: 'api', event, deliveryStatus: 'IN_PROGRESS' });
     expect(new Date(body.receivedAt).toISOString()).toBe(body.receivedAt);
     expect(body.notifications).toHaveLength(2);
+    expect(body.otherNotifications).toEqual({ count: 0, byStatus: {} });
     const delivered = body.notifications.find((n: any) => n.subscriptionId === okSubscriptionId);
     expect(delivered).toEqual({
       subscriptionId: okSubscriptionId,
@@ -121,8 +122,20 @@ describe('GET /events/{eventId}', () => {
     })).not.toThrow();
   });
 
+  test('the publisher sees the event and only counts of other keys\' notifications: no subscription ids, targets or errors', async () => {
+    const eventId = await processed({ eventType: 'query.deploy.failed', severity: 'CRITICAL', title: 'Deploy failed' });
+    const result = await getEvent(eventId, PUBLISHER);
+    expect(result.statusCode).toBe(200);
+    const body = jsonBody(result);
+    expect(body).toMatchObject({ eventId, deliveryStatus: 'IN_PROGRESS', notifications: [], otherNotifications: { count: 2, byStatus: { DELIVERED: 1, PENDING: 1 } } });
+    expect(result.body).not.toContain(okSubscriptionId);
+    expect(result.body).not.toContain(failingSubscriptionId);
+    expect(result.body).not.toContain(String(failing.port));
+    expect(result.body).not.toContain('503');
+  });
+
   test('delivery status: COMPLETED, NO_MATCHING_SUBSCRIPTIONS and REJECTED', async () => {
-    const completed = jsonBody(await getEvent(await processed({ eventType: 'query.deploy.finished' })));
+    const completed = jsonBody(await getEvent(await processed({ eventType: 'query.deploy.finished' }), OWNER));
     expect(completed.deliveryStatus).toBe('COMPLETED');
     expect(completed.notifications.map((n: any) => n.status)).toEqual(['DELIVERED']);
 

@@ -876,3 +876,56 @@ describe('integrity: nothing accepted is lost or altered', () => {
     }
   });
 });
+
+describe('tenants (Isolation)', () => {
+  const TENANT_A = 'key-tenant-a';
+  const TENANT_B = 'key-tenant-b';
+
+  async function twoTenants(eventType: string) {
+    const receiver = await receivers.start({ responder: () => ({ status: 200 }) });
+    const a = await subscribe({ eventType, target: `${receiver.url}/a`, ownerKeyId: TENANT_A });
+    const b = await subscribe({ eventType, target: `${receiver.url}/b`, ownerKeyId: TENANT_B });
+    return { receiver, a, b };
+  }
+
+  test('SHARED (default): every key\'s subscriptions get every key\'s event', async () => {
+    const eventType = `${namespace('shared')}.tenant.update`;
+    const { receiver } = await twoTenants(eventType);
+    expect(await main.run(sqsRecord({ body: queued({ eventType }, TENANT_A).body }))).toEqual(noFailures);
+    expect(receiver.requests.map((r) => r.path).sort()).toEqual(['/a', '/b']);
+  });
+
+  test('API_KEY: a subscription gets only events published with its own key; queue and inbound events go to the key named for them', async () => {
+    const isolated = new Processor(loadProcessorHandler(processorEnv({
+      ISOLATION: 'API_KEY', QUEUE_PUBLISHER_KEY_ID: TENANT_B, INBOUND_OWNER_KEY_IDS: `shop=${TENANT_A},ci=${TENANT_B}`,
+    })));
+    try {
+      const eventType = `${namespace('isolated')}.tenant.update`;
+      const { receiver, a } = await twoTenants(eventType);
+      const fromA = queued({ eventType, title: 'from A' }, TENANT_A);
+      const direct = JSON.stringify({ eventType, severity: 'HIGH', title: 'straight to the queue' });
+      const inbound = JSON.stringify({
+        v: 2,
+        eventId: newId('evt'),
+        receivedAt: new Date().toISOString(),
+        source: 'webhook:shop',
+        eventJson: JSON.stringify({ eventType, severity: 'HIGH', title: 'from the shop' }),
+      });
+      const unknownKey = queued({ eventType, title: 'from C' }, 'key-tenant-c');
+
+      for (const body of [fromA.body, direct, inbound, unknownKey.body]) expect(await isolated.run(sqsRecord({ body }))).toEqual(noFailures);
+
+      const titles = (path: string) => receiver.requests.filter((r) => r.path === path).map((r) => JSON.parse(r.body).data.title).sort();
+      expect(titles('/a')).toEqual(['from A', 'from the shop']);
+      expect(titles('/b')).toEqual(['straight to the queue']);
+      // The records name their owner (GET /events shows each key only its own).
+      expect((await notification(fromA.eventId, a.subscriptionId)).ownerKeyId).toBe(TENANT_A);
+      expect(await notifications(fromA.eventId)).toHaveLength(1);
+      expect((await notifications(unknownKey.eventId))).toEqual([]);
+      const inboundId = JSON.parse(inbound).eventId as string;
+      expect((await storedEvent(inboundId))?.publisherKeyId).toBe(TENANT_A);
+    } finally {
+      isolated.sqsMock.restore();
+    }
+  });
+});

@@ -423,3 +423,24 @@ describe('DELETE /subscriptions/{subscriptionId}', () => {
     expect(jsonBody(await list(owner)).items.map((i: { subscriptionId: string }) => i.subscriptionId)).toEqual([keep.subscriptionId]);
   });
 });
+
+describe('subscriptions per key (MAX_SUBSCRIPTIONS_PER_KEY)', () => {
+  test('the key at its limit gets 409 with a clear problem and nothing stored; other keys and deletes make room', async () => {
+    const limited = loadHandler('management', { ...handlerEnv(dynamo), MAX_SUBSCRIPTIONS_PER_KEY: '3' }).handler;
+    const createWith = (owner: string) => limited(apiEvent({ method: 'POST', resource: '/subscriptions', body: emailSubscription(), apiKeyId: owner }));
+    const owner = newOwner();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const result = await createWith(owner);
+      expect(result.statusCode).toBe(201);
+      ids.push(jsonBody(result).subscriptionId);
+    }
+    const refused = expectProblem(await createWith(owner), 409, 'subscription-limit-reached');
+    expect(refused.detail).toMatch(/3 subscriptions, the most one key may have/);
+    expect(jsonBody(await list(owner)).items).toHaveLength(3);
+    // Another key is not affected; deleting one makes room again.
+    expect((await createWith(newOwner())).statusCode).toBe(201);
+    expect((await remove(ids[0], owner)).statusCode).toBe(204);
+    expect((await createWith(owner)).statusCode).toBe(201);
+  });
+});

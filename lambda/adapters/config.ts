@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as z from 'zod';
-import { IngestSetting, ManagementSetting, ProcessorSetting, SETTINGS_FILE_VARIABLE } from '../../src/contract';
+import { IngestSetting, ISOLATION_MODES, ManagementSetting, ProcessorSetting, SETTINGS_FILE_VARIABLE } from '../../src/contract';
 import { inboundSourceSchema } from '../core/inbound-webhooks';
 
 /**
@@ -82,6 +82,7 @@ export const managementConfigSchema = z.object({
   NOTIFICATIONS_TABLE_NAME: z.string().min(1),
   /** Local runtime only; the construct never sets it. */
   ALLOW_PRIVATE_TARGETS: booleanFlag,
+  MAX_SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).max(100_000).default(100),
 } satisfies Record<ManagementSetting, z.ZodType>);
 
 const csvSeconds = z.string().regex(/^\d+(\.\d+)?(,\d+(\.\d+)?)*$/, 'must be comma-separated seconds')
@@ -114,4 +115,21 @@ export const processorConfigSchema = z.object({
   }),
   /** Local runtime only; the construct never sets it. */
   ALLOW_PRIVATE_TARGETS: booleanFlag,
+  ISOLATION: z.enum(ISOLATION_MODES).default('SHARED'),
+  /** The API key id events sent straight to the queue (grantPublish) belong to. */
+  QUEUE_PUBLISHER_KEY_ID: z.string().min(1).optional(),
+  /**
+   * The API key id each inbound source's events belong to: `name=keyId,…`. The processor, not the
+   * ingest function, attributes them: the ingest function cannot refer to the API's keys (the API
+   * refers to it), and the processor stores and matches the event anyway.
+   */
+  INBOUND_OWNER_KEY_IDS: z.string().optional().transform((v, ctx) => {
+    const owners = new Map<string, string>();
+    for (const pair of (v ?? '').split(',').filter(Boolean)) {
+      const [name, keyId] = pair.split('=');
+      if (!name || !keyId) ctx.addIssue({ code: 'custom', message: `"${pair}" is not name=keyId` });
+      else owners.set(`webhook:${name}`, keyId);
+    }
+    return owners;
+  }),
 } satisfies Record<ProcessorSetting, z.ZodType>);

@@ -1,4 +1,4 @@
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, paginateQuery, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailed } from './dynamo-errors';
 import { SUBSCRIPTIONS_BY_OWNER_INDEX } from '../../src/contract';
 import { Subscription, SubscriptionChanges } from '../core/subscription';
@@ -34,6 +34,22 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
     const items = (result.Items ?? []) as Subscription[];
     const last = result.LastEvaluatedKey?.subscriptionId;
     return { items, ...(typeof last === 'string' ? { lastSubscriptionId: last } : {}) };
+  }
+
+  public async countByOwner(ownerKeyId: string, atMost: number): Promise<number> {
+    let count = 0;
+    const pages = paginateQuery({ client: this.client }, {
+      TableName: this.tableName,
+      IndexName: SUBSCRIPTIONS_BY_OWNER_INDEX,
+      KeyConditionExpression: 'ownerKeyId = :owner',
+      ExpressionAttributeValues: { ':owner': ownerKeyId },
+      Select: 'COUNT',
+    });
+    for await (const page of pages) {
+      count += page.Count ?? 0;
+      if (count >= atMost) break;
+    }
+    return count;
   }
 
   public async update(

@@ -16,8 +16,9 @@ export function deliveryStatus(records: readonly NotificationRecord[], matchedSu
 }
 
 /**
- * `GET /events/{eventId}`: the event with every notification and attempt. An event published
- * through the API is visible to the key that published it only.
+ * `GET /events/{eventId}`: the event with the caller's notifications and their attempts (and how
+ * many others there are, by status). An event is visible to the key that published it and to the
+ * keys whose subscriptions it reached; to any other key it does not exist (the same 404).
  */
 export class EventsQueryService {
   constructor(private readonly events: EventStore, private readonly notifications: NotificationStore) {}
@@ -27,12 +28,16 @@ export class EventsQueryService {
     if (!isId('evt', eventId)) {
       throw HttpProblem.badRequest('The event id is not valid.', [{ path: '/path/eventId', message: 'must look like evt_<26-character ULID>' }]);
     }
+    const notFound = () => HttpProblem.notFound(`No event ${eventId} is stored for this API key (yet: processing takes a moment after the 202).`);
+    const caller = request.callerKeyId;
     const event = await this.events.get(eventId);
-    if (!event || (event.publisherKeyId !== undefined && event.publisherKeyId !== request.callerKeyId)) {
-      // Not yet processed (it is on the queue) or not this caller's: the same answer either way.
-      throw HttpProblem.notFound(`No event ${eventId} is stored for this API key (yet: processing takes a moment after the 202).`);
-    }
+    // Not yet processed (it is on the queue) or not this caller's: the same answer either way.
+    if (!event || caller === undefined) throw notFound();
     const records = await this.notifications.list(eventId);
+    const own = records.filter((r) => r.ownerKeyId === caller);
+    if (event.publisherKeyId !== caller && own.length === 0) throw notFound();
+    const others: Record<string, number> = {};
+    for (const r of records) if (r.ownerKeyId !== caller) others[r.status] = (others[r.status] ?? 0) + 1;
     // `event` is the publisher's own text (every digit as sent), so it is placed as raw JSON.
     const body = stringifyWithRaw({
       eventId: event.eventId,
@@ -41,7 +46,9 @@ export class EventsQueryService {
       receivedAt: event.receivedAt,
       source: event.source,
       deliveryStatus: event.status === 'REJECTED' ? 'REJECTED' : deliveryStatus(records, event.matchedSubscriptions),
-      notifications: records.map((r) => ({
+      // Other keys' notifications only as counts: never their subscription ids, targets or errors.
+      otherNotifications: { count: records.length - own.length, byStatus: others },
+      notifications: own.map((r) => ({
         subscriptionId: r.subscriptionId,
         notificationId: r.notificationId,
         channel: r.channel,

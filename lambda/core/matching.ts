@@ -35,11 +35,13 @@ export class SubscriptionMatcher {
 
   constructor(private readonly index: SubscriptionIndex, private readonly ttlMs: number, private readonly now: () => number = Date.now) {}
 
-  public async match(eventType: string, severity: Severity): Promise<Subscription[]> {
+  /** `only.ownerKeyId`: tenant isolation, only that key's subscriptions (from the same cached lists). */
+  public async match(eventType: string, severity: Severity, only?: { readonly ownerKeyId: string }): Promise<Subscription[]> {
     const lists = await Promise.all(candidatePatterns(eventType).map((p) => this.subscriptionsFor(p)));
     const seen = new Set<string>();
     return lists.flat().filter((s) => {
       if (seen.has(s.subscriptionId) || !subscriptionMatches(s, eventType, severity)) return false;
+      if (only && s.ownerKeyId !== only.ownerKeyId) return false;
       seen.add(s.subscriptionId);
       return true;
     });

@@ -22,6 +22,8 @@ export interface NotificationRecord {
   /** Stable across retries; sent as `webhook-id` so receivers can deduplicate. */
   readonly notificationId: string;
   readonly channel: Channel;
+  /** The API key that owns the subscription: it alone sees this record through GET /events/{eventId}. */
+  readonly ownerKeyId?: string;
   readonly status: NotificationStatus;
   readonly attempts: readonly Attempt[];
   /** Attempts before the current schedule began (a redrive restarts the schedule). */

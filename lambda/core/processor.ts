@@ -12,6 +12,7 @@ import { nextDelaySeconds } from './retry-policy';
 import { SchemaValidator } from './schema-validator';
 import { EventNotStorableError, EventStore, StoredEvent } from './stored-event';
 import { Subscription } from './subscription';
+import type { IsolationMode } from '../../src/contract';
 
 /** Port: what the processor may do with its queue messages besides acknowledging them. */
 export interface QueueControl {
@@ -50,6 +51,12 @@ export interface ProcessorConfig {
    * it to SQS's redrive, which would move it without a reason and leave notifications PENDING.
    */
   readonly maxReceiveCount?: number;
+  /** API_KEY: an event reaches only subscriptions of the key that published it. */
+  readonly isolation?: IsolationMode;
+  /** The publisher of events sent straight to the queue (grantPublish), if any. */
+  readonly queuePublisherKeyId?: string;
+  /** The publisher of each inbound source's events (`webhook:<name>` → key id). */
+  readonly inboundOwnerKeyIds?: ReadonlyMap<string, string>;
 }
 
 export interface ProcessorDependencies {
@@ -115,19 +122,32 @@ export class EventProcessor {
     }
   }
 
+  /**
+   * Events that arrived without an API key (an inbound source's) belong to the key named for
+   * their source: it may read them and, with Isolation.API_KEY, only its subscriptions get them.
+   */
+  private withPublisher<T extends QueuedEventText>(message: T): T {
+    if (message.publisherKeyId) return message;
+    const owner = this.config.inboundOwnerKeyIds?.get(message.source);
+    return owner ? { ...message, publisherKeyId: owner } : message;
+  }
+
   private isLastReceive(record: QueueRecord): boolean {
     return this.config.maxReceiveCount !== undefined && record.receiveCount >= this.config.maxReceiveCount;
   }
 
   private async processOnce(record: QueueRecord, deadlineMs: number): Promise<void> {
-    const parsed = parseQueueMessage(record);
-    if (!parsed.ok) return this.reject(record, parsed.reasons, parsed.eventId, parsed.partial, parsed.event);
-    const { message, redrive } = parsed;
+    const parsed = parseQueueMessage(record, this.config.queuePublisherKeyId);
+    if (!parsed.ok) return this.reject(record, parsed.reasons, parsed.eventId, parsed.partial && this.withPublisher(parsed.partial), parsed.event);
+    const { redrive } = parsed;
+    const message = this.withPublisher(parsed.message);
     const schemaProblems = this.deps.schemas.validate(message.event.eventType, message.event);
     if (schemaProblems.length > 0) return this.reject(record, schemaProblems, message.eventId, message, message.event);
 
     // Match first, so the stored event says how many notifications it is waiting for.
-    const subscriptions = await this.deps.matcher.match(message.event.eventType, message.event.severity);
+    const subscriptions = await this.deps.matcher.match(
+      message.event.eventType, message.event.severity, this.config.isolation === 'API_KEY' ? { ownerKeyId: message.publisherKeyId ?? '' } : undefined,
+    );
     const event: StoredEvent = { ...this.stored(message, message.event, 'ACCEPTED'), matchedSubscriptions: subscriptions.length };
     let created: boolean;
     try {
@@ -261,6 +281,7 @@ export class EventProcessor {
       notificationId: previous?.notificationId
         ?? deterministicId('ntf', timeOfId(event.eventId), `${event.eventId}/${subscription.subscriptionId}`),
       channel: subscription.channel,
+      ownerKeyId: subscription.ownerKeyId,
       ...(previous?.scheduleStart ? { scheduleStart: previous.scheduleStart } : {}),
       expiresAt: event.expiresAt,
     };

@@ -92,9 +92,9 @@ export type ParsedMessage =
 /**
  * Reads a queue message: a versioned message from the service, or a bare event envelope sent
  * straight to the queue by code holding `grantPublish` (it gets an id derived from the SQS
- * message id, so redeliveries keep it). Deep-validates the envelope.
+ * message id, so redeliveries keep it, and `queuePublisherKeyId` as its publisher). Deep-validates the envelope.
  */
-export function parseQueueMessage(record: QueueRecord): ParsedMessage {
+export function parseQueueMessage(record: QueueRecord, queuePublisherKeyId?: string): ParsedMessage {
   let body: unknown;
   try {
     body = JSON.parse(record.body);
@@ -122,6 +122,7 @@ export function parseQueueMessage(record: QueueRecord): ParsedMessage {
       eventId: deterministicId('evt', record.sentTimestampMs, record.messageId),
       receivedAt: new Date(record.sentTimestampMs).toISOString(),
       source: 'queue',
+      ...(queuePublisherKeyId ? { publisherKeyId: queuePublisherKeyId } : {}),
       eventJson: compactJson(record.body),
     };
   }

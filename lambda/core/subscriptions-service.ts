@@ -23,6 +23,8 @@ export interface SubscriptionStore {
   create(subscription: Subscription): Promise<void>;
   get(subscriptionId: string): Promise<Subscription | undefined>;
   listByOwner(ownerKeyId: string, limit: number, afterSubscriptionId?: string): Promise<SubscriptionPage>;
+  /** How many subscriptions the key has (up to `atMost`, so a count never reads more than needed). */
+  countByOwner(ownerKeyId: string, atMost: number): Promise<number>;
   /** Applies the changes if the subscription exists and belongs to the owner; undefined otherwise. */
   update(subscriptionId: string, ownerKeyId: string, changes: SubscriptionChanges, updatedAt: string): Promise<Subscription | undefined>;
   /** Deletes it if it exists and belongs to the owner; false otherwise. */
@@ -48,6 +50,8 @@ export class SubscriptionsService {
     private readonly store: SubscriptionStore,
     private readonly policy: TargetPolicy,
     private readonly now: () => number = Date.now,
+    /** One key cannot multiply every event's fan-out: at most this many subscriptions per key. */
+    private readonly maxPerKey: number = 100,
   ) {}
 
   public async create(request: HttpRequest): Promise<HttpResponse> {
@@ -59,6 +63,12 @@ export class SubscriptionsService {
     const problem = targetError(input.channel, input.target, this.policy);
     if (problem) throw HttpProblem.badRequest('The subscription target is not valid.', [{ path: '/target', message: problem }]);
 
+    // Checked before the write: concurrent creates by one key can pass it together, so a key may
+    // end a few over the limit for a moment, never unboundedly.
+    if (await this.store.countByOwner(owner, this.maxPerKey) >= this.maxPerKey) {
+      throw new HttpProblem(409, 'subscription-limit-reached', 'Subscription limit reached',
+        `This API key has ${this.maxPerKey} subscriptions, the most one key may have. Delete one or use another key.`);
+    }
     const at = new Date(this.now()).toISOString();
     const subscription: Subscription = {
       subscriptionId: newId('sub'),

@@ -15,6 +15,8 @@ const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 
 const subscriptions = new SubscriptionsService(
   new DynamoSubscriptionStore(dynamoDocumentClient(), config.SUBSCRIPTIONS_TABLE_NAME),
   { allowPrivateTargets: config.ALLOW_PRIVATE_TARGETS },
+  Date.now,
+  config.MAX_SUBSCRIPTIONS_PER_KEY,
 );
 
 const events = new EventsQueryService(

@@ -54,6 +54,9 @@ const processor = new EventProcessor({
   retentionSeconds: config.RETENTION_SECONDS,
   maxConcurrentDeliveries: config.MAX_CONCURRENT_DELIVERIES,
   maxReceiveCount: config.MAX_RECEIVE_COUNT,
+  isolation: config.ISOLATION,
+  queuePublisherKeyId: config.QUEUE_PUBLISHER_KEY_ID,
+  inboundOwnerKeyIds: config.INBOUND_OWNER_KEY_IDS,
 });
 
 async function handleRecord(record: SQSRecord, context: Context): Promise<void> {

@@ -14,7 +14,7 @@ export const INGEST_SETTINGS = [
 
 /** Settings of the management function (subscriptions API, GET /events/{eventId}). */
 export const MANAGEMENT_SETTINGS = [
-  'SUBSCRIPTIONS_TABLE_NAME', 'EVENTS_TABLE_NAME', 'NOTIFICATIONS_TABLE_NAME', 'ALLOW_PRIVATE_TARGETS',
+  'SUBSCRIPTIONS_TABLE_NAME', 'EVENTS_TABLE_NAME', 'NOTIFICATIONS_TABLE_NAME', 'ALLOW_PRIVATE_TARGETS', 'MAX_SUBSCRIPTIONS_PER_KEY',
 ] as const;
 
 /** Settings of the processor function (the events queue's consumer). */
@@ -22,6 +22,7 @@ export const PROCESSOR_SETTINGS = [
   'EVENTS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME', 'NOTIFICATIONS_TABLE_NAME', 'QUEUE_URL', 'DEAD_LETTER_QUEUE_URL', 'QUEUE_FIFO',
   'RETRY_SCHEDULE_SECONDS', 'MAX_RECEIVE_COUNT', 'WEBHOOK_TIMEOUT_MS', 'RETENTION_SECONDS', 'SUBSCRIPTION_CACHE_TTL_SECONDS',
   'MAX_CONCURRENT_DELIVERIES', 'EMAIL_FROM_ADDRESS', 'SES_CONFIGURATION_SET', 'EVENT_SCHEMAS', 'ALLOW_PRIVATE_TARGETS',
+  'ISOLATION', 'QUEUE_PUBLISHER_KEY_ID', 'INBOUND_OWNER_KEY_IDS',
 ] as const;
 
 export type IngestSetting = (typeof INGEST_SETTINGS)[number];
@@ -53,6 +54,13 @@ export const TTL_ATTRIBUTE = 'expiresAt';
  */
 export const EVENT_KEY_PREFIX = 'evt_';
 export const IDEMPOTENCY_KEY_PREFIX = 'idem_';
+
+/**
+ * Who receives whose events: `SHARED`, every key's subscriptions match every event; `API_KEY`,
+ * a subscription matches only events published with its own key.
+ */
+export const ISOLATION_MODES = ['SHARED', 'API_KEY'] as const;
+export type IsolationMode = (typeof ISOLATION_MODES)[number];
 
 /** Event types as the API accepts them. */
 export const EVENT_TYPE_PATTERN = /^[A-Za-z0-9._:/-]{1,128}$/;
