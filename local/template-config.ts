@@ -6,7 +6,7 @@ import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { IConstruct } from 'constructs';
-import { EventNotificationService, EventNotificationServiceProps, InboundWebhookSource, Severity } from '../src';
+import { EventNotificationService, EventNotificationServiceProps, InboundWebhookSource, Isolation, Severity } from '../src';
 import { SETTINGS_FILE_VARIABLE } from '../src/contract';
 
 /**
@@ -23,6 +23,7 @@ export type FunctionName = 'ingest' | 'management' | 'processor';
 /** Props of the construct that the local runtime takes from its command line. */
 export interface LocalServiceProps {
   readonly fifo?: boolean;
+  readonly isolation?: 'SHARED' | 'API_KEY';
   readonly retryScheduleSeconds?: readonly number[];
   readonly webhookTimeoutMs?: number;
   readonly maxEventSizeBytes?: number;
@@ -38,6 +39,8 @@ export interface LocalResources {
   readonly eventsQueueUrl: string;
   readonly deadLetterQueueUrl: string;
   readonly tables: { readonly events: string; readonly subscriptions: string; readonly notifications: string };
+  /** The key id of the service's own API key (the local runtime's first --api-key). */
+  readonly defaultApiKeyId: string;
 }
 
 export interface TemplateConfig {
@@ -70,6 +73,7 @@ function propsOf(stack: Stack, options: LocalServiceProps): EventNotificationSer
   const seconds = (s: number) => Duration.millis(Math.round(s * 1000));
   return {
     fifo: options.fifo ?? false,
+    ...(options.isolation ? { isolation: options.isolation === 'API_KEY' ? Isolation.API_KEY : Isolation.SHARED } : {}),
     ...(options.retryScheduleSeconds ? { retrySchedule: options.retryScheduleSeconds.map(seconds) } : {}),
     ...(options.webhookTimeoutMs !== undefined ? { webhook: { timeout: Duration.millis(options.webhookTimeoutMs) } } : {}),
     ...(options.maxEventSizeBytes !== undefined ? { maxEventSize: Size.bytes(options.maxEventSizeBytes) } : {}),
@@ -107,6 +111,7 @@ export function templateConfig(options: LocalServiceProps, local: LocalResources
       [idOf(svc.eventsTable), local.tables.events],
       [idOf(svc.subscriptionsTable), local.tables.subscriptions],
       [idOf(svc.notificationsTable), local.tables.notifications],
+      [idOf(svc.apiKey), local.defaultApiKeyId],
       ['AWS::Region', LOCAL_REGION],
       ['AWS::AccountId', LOCAL_ACCOUNT],
       ['AWS::Partition', 'aws'],

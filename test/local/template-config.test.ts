@@ -5,6 +5,7 @@ const LOCAL = {
   eventsQueueUrl: 'http://127.0.0.1:9/000000000000/events',
   deadLetterQueueUrl: 'http://127.0.0.1:9/000000000000/dlq',
   tables: { events: 'local-events', subscriptions: 'local-subscriptions', notifications: 'local-notifications' },
+  defaultApiKeyId: 'local-key-id',
 };
 
 /** The local runtime's configuration comes from the synthesized template, not a copy of it. */
@@ -20,6 +21,8 @@ describe('local/template-config', () => {
       RETRY_SCHEDULE_SECONDS: [0, 5, 300, 1800, 7200, 18000, 36000, 36000],
       MAX_RECEIVE_COUNT: 13,
       WEBHOOK_TIMEOUT_MS: 15000,
+      ISOLATION: 'SHARED',
+      QUEUE_PUBLISHER_KEY_ID: 'local-key-id',
     });
     expect(readConfig(ingestConfigSchema, config.functions.ingest))
       .toMatchObject({ QUEUE_URL: LOCAL.eventsQueueUrl, MAX_EVENT_SIZE_BYTES: 256 * 1024 });
@@ -32,6 +35,7 @@ describe('local/template-config', () => {
   test('command-line props reach the handlers through the construct: FIFO, schedule, schemas (settings file), inbound sources', () => {
     const config = templateConfig({
       fifo: true,
+      isolation: 'API_KEY',
       retryScheduleSeconds: [0, 1, 2.5],
       webhookTimeoutMs: 2000,
       subscriptionCacheTtlSeconds: 1,
@@ -47,6 +51,8 @@ describe('local/template-config', () => {
       SUBSCRIPTION_CACHE_TTL_SECONDS: 1,
       EMAIL_FROM_ADDRESS: 'notifications@local.test',
       EVENT_SCHEMAS: { 'deploy.finished': { type: 'object', required: ['details'] } },
+      ISOLATION: 'API_KEY',
+      INBOUND_OWNER_KEY_IDS: new Map([['webhook:shop', 'local-key-id']]),
     });
     expect(readConfig(ingestConfigSchema, config.functions.ingest).INBOUND_SOURCES).toEqual([
       { name: 'shop', provider: 'shopify', severity: 'HIGH', secretId: localSecretArn('shop') },
