@@ -6,6 +6,7 @@ import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws
 import sesV2Local from 'aws-ses-v2-local';
 import { LocalRoute, ProxyHandler, startApiServer } from './api-server';
 import { LocalEventSource, SqsHandler } from './event-source';
+import { loadFunction } from './load-function';
 import { QueueStore } from './queue-store';
 import { startSecretsServer } from './secrets-server';
 import { startSqsServer } from './sqs-server';
@@ -32,7 +33,7 @@ export interface RuntimeOptions {
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** Visibility timeout of a batch whose processing failed as a whole. */
   readonly visibilityTimeoutSeconds?: number;
-  /** Processor batches in flight at once. */
+  /** Processor batches in flight at once, each in a processor instance of its own (as in Lambda). */
   readonly concurrency?: number;
   /**
    * Lets a caller put something between the handlers and a local service (the benchmark counts
@@ -155,11 +156,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
   client.destroy();
 
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  const ingest = (require(bundlePath('ingest')) as { handler: ProxyHandler }).handler;
-  const management = (require(bundlePath('management')) as { handler: ProxyHandler }).handler;
-  const processor = (require(bundlePath('processor')) as { handler: SqsHandler }).handler;
-  /* eslint-enable @typescript-eslint/no-require-imports */
+  // In Lambda the API functions too answer one request at a time per instance, but they keep
+  // nothing between requests except caches and the logger's request context (at worst a log
+  // line names another request): one instance each serves concurrent requests here. The
+  // processor gets an instance per batch in flight (LocalEventSource), as Lambda runs it.
+  const ingest = loadFunction<ProxyHandler>(bundlePath('ingest'));
+  const management = loadFunction<ProxyHandler>(bundlePath('management'));
+  const processorBundle = bundlePath('processor');
 
   const routes: LocalRoute[] = [
     { method: 'POST', resource: '/events', handler: ingest, apiKeyRequired: true },
@@ -192,7 +195,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   ];
   const api = await startApiServer(routes, options.apiKeys, options.port ?? 0);
 
-  const events = new LocalEventSource(store, processor, {
+  const events = new LocalEventSource(store, () => loadFunction<SqsHandler>(processorBundle), {
     queue: QUEUE,
     queueArn: `arn:aws:sqs:local:000000000000:${QUEUE}`,
     batchSize: 10,

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { EventSourceOptions, LocalEventSource, SqsHandler } from '../local/event-source';
+import { EventSourceOptions, FunctionLoader, LocalEventSource, SqsHandler } from '../local/event-source';
 import { QueueDefinition, QueueMessage, QueueStore } from '../local/queue-store';
 
 /*
@@ -331,8 +331,11 @@ describe('QueueStore: persistence', () => {
 describe('LocalEventSource: the SQS event source mapping', () => {
   type Invocation = { event: SQSEvent; context: Context };
 
-  function eventSource(store: QueueStore, handler: SqsHandler, options: Partial<EventSourceOptions> = {}): LocalEventSource {
-    return new LocalEventSource(store, handler, {
+  /** An event source whose every function instance is `handler` (or each a new one from a loader). */
+  function eventSource(
+    store: QueueStore, handler: SqsHandler | { load: FunctionLoader }, options: Partial<EventSourceOptions> = {},
+  ): LocalEventSource {
+    return new LocalEventSource(store, typeof handler === 'function' ? () => handler : handler.load, {
       queue: MAIN,
       queueArn: 'arn:aws:sqs:local:000000000000:main',
       batchSize: 10,
@@ -471,6 +474,81 @@ describe('LocalEventSource: the SQS event source mapping', () => {
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(25);
     expect(Math.max(...sizes)).toBe(10);
     expect(maxRunning).toBe(2);
+  });
+
+  test('each batch runs in a function instance of its own: no instance runs two batches at once; at most `concurrency` instances, reused', async () => {
+    const store = openRealTimeStore();
+    for (let i = 0; i < 60; i++) store.send(MAIN, `m${i}`);
+    let loads = 0;
+    let running = 0;
+    let maxRunning = 0;
+    const overlaps: number[] = [];
+    const batchesPerInstance: number[] = [];
+    // Module state of one instance, as a bundle keeps it: whether it is handling a batch.
+    const load: FunctionLoader = () => {
+      const instance = loads++;
+      batchesPerInstance[instance] = 0;
+      let busy = false;
+      return async () => {
+        if (busy) overlaps.push(instance);
+        busy = true;
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        batchesPerInstance[instance]++;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        running--;
+        busy = false;
+        return { batchItemFailures: [] };
+      };
+    };
+    const source = eventSource(store, { load }, { batchSize: 5, concurrency: 3 });
+    source.start();
+    // The first instance is loaded at start, before any batch (a function that cannot load fails there).
+    expect(loads).toBe(1);
+    try {
+      await until(() => store.list(MAIN).length === 0, 'every message to be processed');
+    } finally {
+      await source.stop();
+    }
+    expect(overlaps).toEqual([]);
+    expect(maxRunning).toBe(3);
+    expect(loads).toBe(3);
+    expect(source.instances).toBe(3);
+    // 12 batches over 3 warm instances: each reused.
+    expect(batchesPerInstance.reduce((a, b) => a + b, 0)).toBe(12);
+    expect(batchesPerInstance.every((n) => n > 1)).toBe(true);
+  });
+
+  test('a function that cannot load fails start(); a later instance that cannot load is reported and its batch waits', async () => {
+    const store = openRealTimeStore();
+    expect(() => eventSource(store, { load: () => { throw new Error('bad bundle'); } }).start()).toThrow('bad bundle');
+
+    for (let i = 0; i < 4; i++) store.send(MAIN, `m${i}`);
+    let loads = 0;
+    const errors: unknown[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const source = eventSource(store, {
+      load: () => {
+        if (loads++ > 0) throw new Error('out of memory');
+        return async () => {
+          await held;
+          return { batchItemFailures: [] };
+        };
+      },
+    }, { batchSize: 2, concurrency: 2, onError: (error) => errors.push(error) });
+    source.start();
+    try {
+      await until(() => errors.length > 0, 'the failed load to be reported');
+      // The second batch was never received: nothing is hidden without an instance to run it.
+      expect(store.list(MAIN).map((m) => m.receiveCount)).toEqual([1, 1, 0, 0]);
+      release();
+      await until(() => store.list(MAIN).length === 0, 'the first instance to take the rest');
+    } finally {
+      release();
+      await source.stop();
+    }
+    expect(errors[0]).toEqual(expect.objectContaining({ message: 'out of memory' }));
   });
 
   test('a handler that sets the visibility itself (retry later) is not overridden', async () => {
