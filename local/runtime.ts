@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import sesV2Local from 'aws-ses-v2-local';
 import { LocalRoute, ProxyHandler, startApiServer } from './api-server';
+import { lockDataFolder } from './data-lock';
 import { LocalEventSource, SqsHandler } from './event-source';
 import { loadFunction } from './load-function';
 import { QueueStore } from './queue-store';
@@ -20,7 +21,10 @@ export interface RuntimeOptions {
   /** Email viewer (SES emulator) port (0: a free port). */
   readonly sesPort?: number;
   readonly apiKeys: readonly string[];
-  /** Everything accepted is kept here: DynamoDB data and the queues. */
+  /**
+   * Everything accepted is kept here: DynamoDB data and the queues. One runtime per folder: a
+   * second one is refused (DataFolderInUseError) while the first runs.
+   */
   readonly dataDir: string;
   readonly retryScheduleSeconds?: readonly number[];
   /** Let webhooks reach private and loopback addresses (local receivers). */
@@ -86,22 +90,54 @@ export function bundlePath(name: 'ingest' | 'management' | 'processor'): string 
  */
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const schedule = options.retryScheduleSeconds ?? DEFAULT_RETRY_SCHEDULE;
-  fs.mkdirSync(options.dataDir, { recursive: true });
+  // Before anything opens the folder: a second runtime would replace the queue log under the
+  // first one (which would then lose what it appends) and fight it over the DynamoDB files.
+  const lock = lockDataFolder(options.dataDir);
+  // What has started so far, stopped in reverse order if a later step fails.
+  const started: (() => Promise<void> | void)[] = [() => lock.release()];
+  try {
+    const runtime = await startPipeline(options, schedule, started);
+    return {
+      ...runtime,
+      async stop() {
+        await runtime.stop();
+        lock.release();
+      },
+    };
+  } catch (error) {
+    for (const stop of started.reverse()) {
+      try {
+        await stop();
+      } catch {
+        // the error that stopped the start is the one to report
+      }
+    }
+    throw error;
+  }
+}
 
+async function startPipeline(options: RuntimeOptions, schedule: readonly number[], started: (() => Promise<void> | void)[]): Promise<Runtime> {
   const dynamo = dynalite({ path: path.join(options.dataDir, 'dynamodb'), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve) => dynamo.listen(0, '127.0.0.1', () => resolve()));
+  started.push(() => new Promise<void>((resolve) => dynamo.close(() => resolve())));
   const dynamoEndpoint = `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`;
 
   const ses = await sesV2Local({ host: '127.0.0.1', port: options.sesPort ?? 0 });
+  started.push(() => {
+    ses.closeAllConnections();
+    return new Promise<void>((resolve) => ses.close(() => resolve()));
+  });
   const emailViewerUrl = `http://127.0.0.1:${(ses.address() as AddressInfo).port}`;
 
   const store = new QueueStore(path.join(options.dataDir, 'queues.log'), [
     { name: QUEUE, fifo: false, deadLetterQueue: DEAD_LETTER_QUEUE, maxReceiveCount: schedule.length + 5 },
     { name: DEAD_LETTER_QUEUE, fifo: false },
   ]);
+  started.push(() => store.close());
   // Batches received before a kill died with it: they come back now, not after their visibility timeout.
   store.releaseInFlight(QUEUE);
   const sqs = await startSqsServer(store);
+  started.push(() => sqs.stop());
   const endpointFor = options.endpointFor ?? (async (_service: string, endpoint: string) => endpoint);
   const handlerEndpoints = {
     dynamodb: await endpointFor('dynamodb', dynamoEndpoint),
@@ -115,6 +151,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   };
   const inbound = options.inboundWebhooks ?? [];
   const secrets = await startSecretsServer(new Map(inbound.map((s) => [`local/inbound/${s.name}`, s.secret])));
+  started.push(() => secrets.stop());
 
   Object.assign(process.env, {
     AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
@@ -194,6 +231,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     },
   ];
   const api = await startApiServer(routes, options.apiKeys, options.port ?? 0);
+  started.push(() => api.stop());
 
   const events = new LocalEventSource(store, () => loadFunction<SqsHandler>(processorBundle), {
     queue: QUEUE,
