@@ -32,12 +32,18 @@ export interface EventSourceOptions {
  * Like Lambda, it runs each batch in an instance of the function that has no other batch in
  * progress: up to `concurrency` instances, each loaded afresh by `load` when no idle one is left
  * (a cold start) and kept for later batches (warm).
+ *
+ * FIFO queues: a message group in a batch in progress is in no other batch until that one is
+ * done, even if the function made one of its messages visible again meanwhile; the queue
+ * itself holds back groups with a message in flight or hidden for a retry (QueueStore.receive).
  */
 export class LocalEventSource {
   private running = false;
   private inFlight = 0;
   private timer?: NodeJS.Timeout;
   private readonly idle: (() => void)[] = [];
+  /** Message groups in the batches in progress, with how many batches hold each. */
+  private readonly busyGroups = new Map<string, number>();
   /** Loaded instances with no batch in progress. */
   private readonly warm: SqsHandler[] = [];
   private loaded = 0;
@@ -82,13 +88,20 @@ export class LocalEventSource {
         this.options.onError?.(error);
         break;
       }
-      const batch = this.store.receive(this.options.queue, this.options.batchSize, this.options.visibilityTimeoutMs);
+      const batch = this.store.receive(this.options.queue, this.options.batchSize, this.options.visibilityTimeoutMs, new Set(this.busyGroups.keys()));
       if (batch.length === 0) {
         this.warm.push(instance);
         break;
       }
+      const groups = [...new Set(batch.map((r) => r.message.groupId).filter((g): g is string => g !== undefined))];
+      for (const g of groups) this.busyGroups.set(g, (this.busyGroups.get(g) ?? 0) + 1);
       this.inFlight++;
       void this.invoke(instance, batch).finally(() => {
+        for (const g of groups) {
+          const left = (this.busyGroups.get(g) ?? 1) - 1;
+          if (left > 0) this.busyGroups.set(g, left);
+          else this.busyGroups.delete(g);
+        }
         this.warm.push(instance);
         this.inFlight--;
         if (this.inFlight === 0) this.idle.splice(0).forEach((resolve) => resolve());
@@ -115,6 +128,10 @@ export class LocalEventSource {
           SentTimestamp: String(message.sentAt),
           SenderId: 'local',
           ApproximateFirstReceiveTimestamp: String(Date.now()),
+          // FIFO records carry their group, deduplication id and sequence number, as in Lambda.
+          ...(message.groupId ? { MessageGroupId: message.groupId } : {}),
+          ...(message.deduplicationId ? { MessageDeduplicationId: message.deduplicationId } : {}),
+          ...(message.sequenceNumber ? { SequenceNumber: message.sequenceNumber } : {}),
         },
         messageAttributes: {},
         md5OfBody: '',
