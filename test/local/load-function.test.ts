@@ -1,10 +1,15 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadFunction } from '../../local/load-function';
 
-/* Each load of a handler bundle is a new instance with module state of its own, as in Lambda. */
+/*
+ * Each load of a handler bundle is a new instance with module state of its own, as in Lambda.
+ * Run in a plain Node.js process, as the local runtime runs: jest replaces require() and its
+ * cache with its own module registry.
+ */
 
+const ROOT = path.join(__dirname, '..', '..');
 let dir: string;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ens-load-function-'));
@@ -17,29 +22,40 @@ function write(name: string, source: string): string {
   return file;
 }
 
-test('every load runs the bundle\'s top level again: module state is not shared between instances', async () => {
-  write('helper.js', 'exports.label = "helper";');
+/** Runs `script` (with `loadFunction` in scope) in a child Node.js process; its JSON output. */
+function inNode(script: string): any {
+  const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', `
+    const { loadFunction } = require('./local/load-function');
+    (async () => { ${script} })().then((r) => console.log(JSON.stringify(r)), (e) => { console.error(e); process.exit(1); });
+  `], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' } });
+  expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: '' });
+  return JSON.parse(run.stdout);
+}
+
+test('every load runs the bundle\'s top level again: module state is not shared between instances', () => {
   const file = write('index.js', `
-    const { label } = require('./helper');
     const os = require('node:os');
     let invocations = 0;
     exports.handler = async () => {
-      // As the AWS SDK loads some modules (a bundle that cannot do this fails its first request).
+      // As the AWS SDK loads some modules: import() works in a loaded instance, without warnings.
       const { createHash } = await import('node:crypto');
-      return { invocations: ++invocations, label, file: __filename, dir: __dirname, cpus: os.cpus().length > 0, hash: typeof createHash };
+      return { invocations: ++invocations, file: __filename, hash: typeof createHash, cpus: os.cpus().length > 0 };
     };
   `);
-  type Handler = () => Promise<{ invocations: number; label: string; file: string; dir: string; cpus: boolean; hash: string }>;
-  const first = loadFunction<Handler>(file);
-  const second = loadFunction<Handler>(file);
-  expect(await first()).toEqual({ invocations: 1, label: 'helper', file, dir, cpus: true, hash: 'function' });
-  expect((await first()).invocations).toBe(2);
-  expect((await second()).invocations).toBe(1);
-  const thrower = loadFunction<() => Promise<void>>(write('throws.js', 'exports.handler = async () => { throw new TypeError("nope"); };'));
-  await expect(thrower()).rejects.toEqual(expect.objectContaining({ name: 'TypeError', message: 'nope' }));
+  const result = inNode(`
+    const first = loadFunction(${JSON.stringify(file)});
+    const second = loadFunction(${JSON.stringify(file)});
+    const a = await first();
+    const b = await first();
+    const c = await second();
+    // require() of the file afterwards is another instance again.
+    const d = await require(${JSON.stringify(file)}).handler();
+    return [a, b.invocations, c.invocations, d.invocations];
+  `);
+  expect(result).toEqual([{ invocations: 1, file, hash: 'function', cpus: true }, 2, 1, 1]);
 });
 
 test('a bundle without a handler export is refused, naming the file', () => {
   const file = write('index.js', 'exports.other = 1;');
-  expect(() => loadFunction(file)).toThrow(`${file} exports no handler function`);
+  expect(inNode(`try { loadFunction(${JSON.stringify(file)}); return 'loaded'; } catch (e) { return e.message; }`)).toBe(`${file} exports no handler function`);
 });
