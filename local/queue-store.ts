@@ -104,6 +104,10 @@ export class QueueStore {
     return this.queues.has(name);
   }
 
+  public definition(name: string): QueueDefinition | undefined {
+    return this.queues.get(name);
+  }
+
   /**
    * Sends a message, as SQS SendMessage does. FIFO queues need a group id and a deduplication
    * id (or content-based deduplication); a deduplication id seen within the last 5 minutes adds

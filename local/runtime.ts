@@ -64,6 +64,8 @@ export interface Runtime {
   readonly sqsEndpoint: string;
   readonly dynamoEndpoint: string;
   readonly queueUrls: { readonly events: string; readonly deadLetter: string };
+  /** The events queue's redrive maxReceiveCount (MAX_RECEIVE_COUNT of the processor). */
+  readonly maxReceiveCount: number;
   readonly tableNames: { readonly events: string; readonly subscriptions: string; readonly notifications: string };
   readonly store: QueueStore;
   stop(): Promise<void>;
@@ -129,8 +131,11 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
   });
   const emailViewerUrl = `http://127.0.0.1:${(ses.address() as AddressInfo).port}`;
 
+  // As the construct sets the redrive policy (src/settings.ts); the processor reads it as
+  // MAX_RECEIVE_COUNT to dead-letter a message itself, with its reason, before SQS would.
+  const maxReceiveCount = schedule.length + 5;
   const store = new QueueStore(path.join(options.dataDir, 'queues.log'), [
-    { name: QUEUE, fifo: false, deadLetterQueue: DEAD_LETTER_QUEUE, maxReceiveCount: schedule.length + 5 },
+    { name: QUEUE, fifo: false, deadLetterQueue: DEAD_LETTER_QUEUE, maxReceiveCount },
     { name: DEAD_LETTER_QUEUE, fifo: false },
   ]);
   started.push(() => store.close());
@@ -170,6 +175,7 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
     QUEUE_URL: queueUrls.events,
     DEAD_LETTER_QUEUE_URL: queueUrls.deadLetter,
     QUEUE_FIFO: 'false',
+    MAX_RECEIVE_COUNT: String(maxReceiveCount),
     MAX_EVENT_SIZE_BYTES: String(options.maxEventSizeBytes ?? 256 * 1024),
     EVENTS_TABLE_NAME: TABLES.events,
     SUBSCRIPTIONS_TABLE_NAME: TABLES.subscriptions,
@@ -211,7 +217,8 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
     { method: 'PATCH', resource: '/subscriptions/{subscriptionId}', handler: management, apiKeyRequired: true },
     { method: 'DELETE', resource: '/subscriptions/{subscriptionId}', handler: management, apiKeyRequired: true },
     { method: 'POST', resource: '/webhooks/{source}', handler: ingest, apiKeyRequired: false },
-    // Local only: where the queues and table are, for the replay tool (--local URL).
+    // Local only: where the queues and table are, for the replay tool (--local URL), and how
+    // the queue and the functions are configured.
     {
       method: 'GET',
       resource: '/__local/config',
@@ -226,6 +233,10 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
           region: process.env.AWS_REGION,
           sqsEndpoint: handlerEndpoints.sqs,
           dynamoEndpoint,
+          queue: { name: QUEUE, fifo: false, maxReceiveCount: store.definition(QUEUE)?.maxReceiveCount },
+          // As the functions read them (process.env, now).
+          functionEnvironment: Object.fromEntries(['QUEUE_URL', 'DEAD_LETTER_QUEUE_URL', 'QUEUE_FIFO', 'MAX_RECEIVE_COUNT', 'RETRY_SCHEDULE_SECONDS']
+            .map((name) => [name, process.env[name]])),
         }),
       }),
     },
@@ -253,6 +264,7 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
     sqsEndpoint: sqs.endpoint,
     dynamoEndpoint,
     queueUrls,
+    maxReceiveCount,
     tableNames: TABLES,
     store,
     async stop() {

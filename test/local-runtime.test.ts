@@ -307,6 +307,18 @@ describe('npm run dev: the local runtime as a child process', () => {
     expect((await fetch(`${dev.emailViewerUrl}/store`)).status).toBe(200);
   });
 
+  test('the functions get MAX_RECEIVE_COUNT = the events queue\'s maxReceiveCount', async () => {
+    const config = await call(dev.apiUrl, 'GET', '/__local/config', { key: null });
+    expect(config.status).toBe(200);
+    // The construct's redrive policy: one receive per step of the retry schedule, plus 5.
+    expect(config.json.queue).toEqual({ name: 'ens-events', fifo: false, maxReceiveCount: RETRY_SCHEDULE.split(',').length + 5 });
+    expect(config.json.functionEnvironment).toEqual(expect.objectContaining({
+      QUEUE_FIFO: 'false',
+      MAX_RECEIVE_COUNT: String(config.json.queue.maxReceiveCount),
+      RETRY_SCHEDULE_SECONDS: '0,1,1,1,1,1,1,1',
+    }));
+  });
+
   test('webhook and email subscriptions: signed webhooks, an email, and GET /events/{id} with the attempts', async () => {
     const receiver = await receivers.start({ responder: () => ({ status: 200 }) });
     const webhook = await call(dev.apiUrl, 'POST', '/subscriptions', {
