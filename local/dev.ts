@@ -15,6 +15,7 @@ export function parseSchedule(value: string): number[] {
 
 const USAGE = `Usage: npm run dev -- [--port 3000] [--api-key KEY ...] [--data-dir .ens-data]
                       [--retry-schedule 0s,1s,2s] [--allow-private-targets] [--ses-port 8005] [--verbose]
+                      [--fifo]                              FIFO queues, as the construct's fifo: true
                       [--inbound name=provider:secret ...]   provider: shopify, github, stripe, standard-webhooks
                       [--event-schemas schemas.json]        {"eventType": <JSON Schema>, ...}`;
 
@@ -63,6 +64,7 @@ function parseOptions(): DevOptions | undefined {
       'verbose': { type: 'boolean', default: false },
       'inbound': { type: 'string', multiple: true },
       'event-schemas': { type: 'string' },
+      'fifo': { type: 'boolean', default: false },
       'help': { type: 'boolean', default: false },
     },
   });
@@ -83,6 +85,7 @@ function parseOptions(): DevOptions | undefined {
       apiKeys,
       dataDir: path.resolve(values['data-dir']),
       retryScheduleSeconds: values['retry-schedule'] ? parseSchedule(values['retry-schedule']) : undefined,
+      fifo: values.fifo,
       allowPrivateTargets: values['allow-private-targets'],
       logLevel: values.verbose ? 'INFO' : 'WARN',
       inboundWebhooks,
@@ -112,6 +115,7 @@ async function main(): Promise<void> {
     `  API key       ${apiKeys.join(', ')}   (send it as the x-api-key header)`,
     `  Email viewer  ${runtime.emailViewerUrl}`,
     `  Data          ${options.runtime.dataDir}`,
+    `  Queues        ${runtime.queueNames.events}, ${runtime.queueNames.deadLetter}   (${runtime.fifo ? 'FIFO: in order per ordering key' : 'standard'})`,
     ...inboundWebhooks.map((s) => `  Webhooks in   ${runtime.apiUrl}/webhooks/${s.name}   (${s.provider}, no API key: signature checked)`),
     '',
     `  curl -X POST ${runtime.apiUrl}/events -H 'x-api-key: ${apiKeys[0]}' -H 'content-type: application/json' \\`,

@@ -108,6 +108,11 @@ export class QueueStore {
     return this.queues.get(name);
   }
 
+  /** The queues that hold messages, defined or not (a log may hold queues of another configuration). */
+  public queuesWithMessages(): string[] {
+    return [...new Set([...this.messages.values()].map((m) => m.queue))].sort();
+  }
+
   /**
    * Sends a message, as SQS SendMessage does. FIFO queues need a group id and a deduplication
    * id (or content-based deduplication); a deduplication id seen within the last 5 minutes adds

@@ -27,6 +27,11 @@ export interface RuntimeOptions {
    */
   readonly dataDir: string;
   readonly retryScheduleSeconds?: readonly number[];
+  /**
+   * The pipeline as `fifo: true` deploys it: FIFO events queue and dead-letter queue (names
+   * ending in .fifo), deduplication per message group, and QUEUE_FIFO=true for the functions.
+   */
+  readonly fifo?: boolean;
   /** Let webhooks reach private and loopback addresses (local receivers). */
   readonly allowPrivateTargets?: boolean;
   readonly webhookTimeoutMs?: number;
@@ -63,6 +68,8 @@ export interface Runtime {
   readonly emailViewerUrl: string;
   readonly sqsEndpoint: string;
   readonly dynamoEndpoint: string;
+  readonly fifo: boolean;
+  readonly queueNames: { readonly events: string; readonly deadLetter: string };
   readonly queueUrls: { readonly events: string; readonly deadLetter: string };
   /** The events queue's redrive maxReceiveCount (MAX_RECEIVE_COUNT of the processor). */
   readonly maxReceiveCount: number;
@@ -72,8 +79,11 @@ export interface Runtime {
 }
 
 export const DEFAULT_RETRY_SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 36000];
-const QUEUE = 'ens-events';
-const DEAD_LETTER_QUEUE = 'ens-events-dlq';
+/** Queue names per kind: SQS requires a FIFO queue's name to end with .fifo. */
+const QUEUE_NAMES = {
+  standard: { events: 'ens-events', deadLetter: 'ens-events-dlq' },
+  fifo: { events: 'ens-events.fifo', deadLetter: 'ens-events-dlq.fifo' },
+} as const;
 const TABLES = { events: 'ens-events', subscriptions: 'ens-subscriptions', notifications: 'ens-notifications' };
 const PROCESSOR_TIMEOUT_MS = 60_000;
 
@@ -131,16 +141,26 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
   });
   const emailViewerUrl = `http://127.0.0.1:${(ses.address() as AddressInfo).port}`;
 
+  const fifo = options.fifo ?? false;
+  const queueNames = fifo ? QUEUE_NAMES.fifo : QUEUE_NAMES.standard;
   // As the construct sets the redrive policy (src/settings.ts); the processor reads it as
   // MAX_RECEIVE_COUNT to dead-letter a message itself, with its reason, before SQS would.
   const maxReceiveCount = schedule.length + 5;
   const store = new QueueStore(path.join(options.dataDir, 'queues.log'), [
-    { name: QUEUE, fifo: false, deadLetterQueue: DEAD_LETTER_QUEUE, maxReceiveCount },
-    { name: DEAD_LETTER_QUEUE, fifo: false },
+    // FIFO as the construct deploys it: explicit deduplication ids, scoped per message group.
+    { name: queueNames.events, fifo, deadLetterQueue: queueNames.deadLetter, maxReceiveCount, ...(fifo ? { deduplicationScope: 'messageGroup' as const } : {}) },
+    { name: queueNames.deadLetter, fifo },
   ]);
   started.push(() => store.close());
+  // Messages on the other kind's queues were accepted by a run in the other mode: refuse
+  // rather than leave them unprocessed.
+  const stranded = store.queuesWithMessages().filter((name) => !store.hasQueue(name));
+  if (stranded.length > 0) {
+    const other = fifo ? 'without --fifo' : 'with --fifo';
+    throw new Error(`Data folder ${options.dataDir} holds messages on ${stranded.join(', ')} from a run ${other}: start it ${other} until they are processed, or use another --data-dir.`);
+  }
   // Batches received before a kill died with it: they come back now, not after their visibility timeout.
-  store.releaseInFlight(QUEUE);
+  store.releaseInFlight(queueNames.events);
   const sqs = await startSqsServer(store);
   started.push(() => sqs.stop());
   const endpointFor = options.endpointFor ?? (async (_service: string, endpoint: string) => endpoint);
@@ -151,8 +171,8 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
   };
   // The SDK sends SQS calls to the queue URL's host, so the URLs name the handlers' endpoint.
   const queueUrls = {
-    events: `${handlerEndpoints.sqs}/000000000000/${QUEUE}`,
-    deadLetter: `${handlerEndpoints.sqs}/000000000000/${DEAD_LETTER_QUEUE}`,
+    events: `${handlerEndpoints.sqs}/000000000000/${queueNames.events}`,
+    deadLetter: `${handlerEndpoints.sqs}/000000000000/${queueNames.deadLetter}`,
   };
   const inbound = options.inboundWebhooks ?? [];
   const secrets = await startSecretsServer(new Map(inbound.map((s) => [`local/inbound/${s.name}`, s.secret])));
@@ -174,7 +194,7 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
     POWERTOOLS_METRICS_DISABLED: 'true',
     QUEUE_URL: queueUrls.events,
     DEAD_LETTER_QUEUE_URL: queueUrls.deadLetter,
-    QUEUE_FIFO: 'false',
+    QUEUE_FIFO: String(fifo),
     MAX_RECEIVE_COUNT: String(maxReceiveCount),
     MAX_EVENT_SIZE_BYTES: String(options.maxEventSizeBytes ?? 256 * 1024),
     EVENTS_TABLE_NAME: TABLES.events,
@@ -233,7 +253,7 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
           region: process.env.AWS_REGION,
           sqsEndpoint: handlerEndpoints.sqs,
           dynamoEndpoint,
-          queue: { name: QUEUE, fifo: false, maxReceiveCount: store.definition(QUEUE)?.maxReceiveCount },
+          queue: { name: queueNames.events, fifo, maxReceiveCount: store.definition(queueNames.events)?.maxReceiveCount },
           // As the functions read them (process.env, now).
           functionEnvironment: Object.fromEntries(['QUEUE_URL', 'DEAD_LETTER_QUEUE_URL', 'QUEUE_FIFO', 'MAX_RECEIVE_COUNT', 'RETRY_SCHEDULE_SECONDS']
             .map((name) => [name, process.env[name]])),
@@ -245,8 +265,8 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
   started.push(() => api.stop());
 
   const events = new LocalEventSource(store, () => loadFunction<SqsHandler>(processorBundle), {
-    queue: QUEUE,
-    queueArn: `arn:aws:sqs:local:000000000000:${QUEUE}`,
+    queue: queueNames.events,
+    queueArn: `arn:aws:sqs:local:000000000000:${queueNames.events}`,
     batchSize: 10,
     // As the construct sets it (6 × the function timeout); never shorter than the function's time
     // limit, or a batch still running is received again and its events delivered twice.
@@ -263,6 +283,8 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
     emailViewerUrl,
     sqsEndpoint: sqs.endpoint,
     dynamoEndpoint,
+    fifo,
+    queueNames,
     queueUrls,
     maxReceiveCount,
     tableNames: TABLES,

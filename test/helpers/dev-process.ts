@@ -80,3 +80,14 @@ export async function kill(dev: DevProcess, signal: NodeJS.Signals): Promise<{ c
   dev.child.kill(signal);
   return dev.exited;
 }
+
+/** `work`, failing with the runtime's last lines of stderr added to the error: why it did not happen. */
+export async function explained<T>(dev: DevProcess, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    // Without stack frames: jest would print the minified bundle's code around them.
+    const tail = dev.stderr().trim().split('\n').filter((line) => !/^\s+at /.test(line)).slice(-8).join('\n');
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\nThe runtime's stderr ends with:\n${tail || '(nothing)'}`);
+  }
+}

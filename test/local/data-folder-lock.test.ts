@@ -14,8 +14,8 @@ import { ReceiverPool } from '../helpers/receivers';
 const API_KEY = 'data-folder-lock-key-0001';
 const headers = { 'x-api-key': API_KEY, 'content-type': 'application/json' };
 
-function devArgs(dataDir: string): string[] {
-  return ['--data-dir', dataDir, '--api-key', API_KEY, '--allow-private-targets', '--retry-schedule', '0s,1s,1s,1s,1s,1s,1s,1s'];
+function devArgs(dataDir: string, ...more: string[]): string[] {
+  return ['--data-dir', dataDir, '--api-key', API_KEY, '--allow-private-targets', '--retry-schedule', '0s,1s,1s,1s,1s,1s,1s,1s', ...more];
 }
 
 /** Runs `local/dev.ts` expecting it to exit before it is ready: how it exited and what it printed. */
@@ -110,6 +110,32 @@ describe('one runtime per data folder', () => {
     expect(await kill(first, 'SIGTERM')).toEqual({ code: 0, signal: null });
     expect(fs.existsSync(path.join(dataDir, LOCK_FILE))).toBe(false);
   }, 90_000);
+
+  test('a folder holding messages of a run in the other queue mode is refused with one line, not left unprocessed', async () => {
+    const dataDir = path.join(root, 'mode');
+    let dev = await startDev(devArgs(dataDir));
+    // A retry pending on the standard queue when the runtime stops.
+    const receiver = await receivers.start({ responder: () => ({ status: 503 }) });
+    const subscribed = await fetch(`${dev.apiUrl}/subscriptions`, {
+      method: 'POST', headers, body: JSON.stringify({ eventType: 'lock.*', severityFilter: 'LOW', channel: 'WEBHOOK', target: `${receiver.url}/hook` }),
+    });
+    expect(subscribed.status).toBe(201);
+    const id = await publish(dev, 'pending');
+    await until(async () => ((await state(dev, id)).notifications?.[0]?.status === 'PENDING' ? true : undefined), 'a retry to be pending');
+    expect(await kill(dev, 'SIGTERM')).toEqual({ code: 0, signal: null });
+
+    const refused = await startRefused(devArgs(dataDir, '--fifo'));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim().split('\n')).toEqual([
+      `Data folder ${dataDir} holds messages on ens-events from a run without --fifo: start it without --fifo until they are processed, or use another --data-dir.`,
+    ]);
+    // Refused before it changed anything: the lock is free again, and the message is still there.
+    expect(fs.existsSync(path.join(dataDir, LOCK_FILE))).toBe(false);
+    dev = await startDev(devArgs(dataDir));
+    receiver.respond(() => ({ status: 200 }));
+    await until(async () => ((await state(dev, id)).deliveryStatus === 'COMPLETED' ? true : undefined), 'the pending event to be delivered after all', 15_000);
+    expect(await kill(dev, 'SIGTERM')).toEqual({ code: 0, signal: null });
+  }, 60_000);
 
   test('SIGKILL, then an immediate restart on the same folder: the stale lock is taken over', async () => {
     const dataDir = path.join(root, 'killed');
