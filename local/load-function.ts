@@ -5,8 +5,9 @@ import { createRequire } from 'node:module';
  * environment loads it: the bundle's entry in Node's require cache is deleted first, so
  * require() runs its top level again instead of handing out the one cached module (Node
  * documents this). The bundles are self-contained (they only require Node.js built-ins), so
- * nothing else is reloaded or shared through the cache. createRequire gives Node's own require
- * and cache, also where a test framework puts its own require in place of Node's.
+ * nothing else is reloaded or shared through the cache. Under jest, require() and its cache
+ * are jest's and every load would be the same instance: run the runtime in a Node.js process
+ * of its own, as dev.ts, the demo, the benchmark and the tests do.
  */
 export function loadFunction<T>(file: string): T {
   const load = createRequire(file);
