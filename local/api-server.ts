@@ -118,7 +118,11 @@ export async function startApiServer(
       });
     });
   });
-  await new Promise<void>((resolve_) => server.listen(port, '127.0.0.1', resolve_));
+  await new Promise<void>((resolve_, reject) => {
+    // A port in use is a startup error to report, not an unhandled 'error' event.
+    server.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE' ? new Error(`Port ${port} on 127.0.0.1 is in use: choose another --port.`) : error));
+    server.listen(port, '127.0.0.1', resolve_);
+  });
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     stop: async () => {

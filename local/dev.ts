@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { LocalInboundSource, startRuntime } from './runtime';
+import { LocalInboundSource, RuntimeOptions, startRuntime } from './runtime';
 
 /** Parses `0s,1s,2m,1h` (or plain seconds) into seconds. */
 export function parseSchedule(value: string): number[] {
@@ -15,6 +15,7 @@ export function parseSchedule(value: string): number[] {
 
 const USAGE = `Usage: npm run dev -- [--port 3000] [--api-key KEY ...] [--data-dir .ens-data]
                       [--retry-schedule 0s,1s,2s] [--allow-private-targets] [--ses-port 8005] [--verbose]
+                      [--fifo]                              FIFO queues, as the construct's fifo: true
                       [--inbound name=provider:secret ...]   provider: shopify, github, stripe, standard-webhooks
                       [--event-schemas schemas.json]        {"eventType": <JSON Schema>, ...}`;
 
@@ -41,8 +42,17 @@ function quietNodeVersionWarnings(): void {
   });
 }
 
-async function main(): Promise<void> {
-  quietNodeVersionWarnings();
+/** A mistake in the command line: reported with the usage text. */
+class UsageError extends Error {}
+
+interface DevOptions {
+  readonly runtime: RuntimeOptions;
+  readonly apiKeys: readonly string[];
+  readonly inboundWebhooks: readonly LocalInboundSource[];
+}
+
+/** The command line as runtime options; undefined for --help. */
+function parseOptions(): DevOptions | undefined {
   const { values } = parseArgs({
     options: {
       'port': { type: 'string', default: '3000' },
@@ -54,40 +64,58 @@ async function main(): Promise<void> {
       'verbose': { type: 'boolean', default: false },
       'inbound': { type: 'string', multiple: true },
       'event-schemas': { type: 'string' },
+      'fifo': { type: 'boolean', default: false },
       'help': { type: 'boolean', default: false },
     },
   });
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
+  if (values.help) return undefined;
   const port = Number(values.port);
   const sesPort = Number(values['ses-port']);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got ${values.port}`);
   if (!Number.isInteger(sesPort) || sesPort < 0 || sesPort > 65535) throw new Error(`--ses-port must be a port number, got ${values['ses-port']}`);
   const apiKeys = values['api-key'] ?? ['local-dev-key'];
   if (apiKeys.some((k) => k.length < 8)) throw new Error('--api-key must be at least 8 characters');
-
   const inboundWebhooks = (values.inbound ?? []).map(parseInbound);
-  const dataDir = path.resolve(values['data-dir']);
-  const runtime = await startRuntime({
-    port,
-    sesPort,
+  return {
     apiKeys,
-    dataDir,
-    retryScheduleSeconds: values['retry-schedule'] ? parseSchedule(values['retry-schedule']) : undefined,
-    allowPrivateTargets: values['allow-private-targets'],
-    logLevel: values.verbose ? 'INFO' : 'WARN',
     inboundWebhooks,
-    eventSchemas: values['event-schemas'] ? readSchemas(values['event-schemas']) : undefined,
-  });
+    runtime: {
+      port,
+      sesPort,
+      apiKeys,
+      dataDir: path.resolve(values['data-dir']),
+      retryScheduleSeconds: values['retry-schedule'] ? parseSchedule(values['retry-schedule']) : undefined,
+      fifo: values.fifo,
+      allowPrivateTargets: values['allow-private-targets'],
+      logLevel: values.verbose ? 'INFO' : 'WARN',
+      inboundWebhooks,
+      eventSchemas: values['event-schemas'] ? readSchemas(values['event-schemas']) : undefined,
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  quietNodeVersionWarnings();
+  let options: DevOptions | undefined;
+  try {
+    options = parseOptions();
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  if (!options) {
+    console.log(USAGE);
+    return;
+  }
+  const { apiKeys, inboundWebhooks } = options;
+  const runtime = await startRuntime(options.runtime);
 
   console.log([
     'event-notification-service: local runtime ready',
     `  API           ${runtime.apiUrl}`,
     `  API key       ${apiKeys.join(', ')}   (send it as the x-api-key header)`,
     `  Email viewer  ${runtime.emailViewerUrl}`,
-    `  Data          ${dataDir}`,
+    `  Data          ${options.runtime.dataDir}`,
+    `  Queues        ${runtime.queueNames.events}, ${runtime.queueNames.deadLetter}   (${runtime.fifo ? 'FIFO: in order per ordering key' : 'standard'})`,
     ...inboundWebhooks.map((s) => `  Webhooks in   ${runtime.apiUrl}/webhooks/${s.name}   (${s.provider}, no API key: signature checked)`),
     '',
     `  curl -X POST ${runtime.apiUrl}/events -H 'x-api-key: ${apiKeys[0]}' -H 'content-type: application/json' \\`,
@@ -110,8 +138,10 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((error) => {
-    console.error(error instanceof Error ? error.message : error);
-    console.error(USAGE);
-    process.exit(2);
+    // One line, never a stack trace: a command-line mistake with the usage (exit 2), anything
+    // that stopped the start (the data folder in use, a port taken) alone (exit 1).
+    console.error(error instanceof Error ? error.message : String(error));
+    if (error instanceof UsageError) console.error(USAGE);
+    process.exit(error instanceof UsageError ? 2 : 1);
   });
 }

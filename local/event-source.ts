@@ -3,6 +3,12 @@ import { QueueStore } from './queue-store';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 
+/**
+ * Loads a new instance of the function, as Lambda starts a new execution environment: its own
+ * module state, shared with no other instance.
+ */
+export type FunctionLoader = () => SqsHandler;
+
 export interface EventSourceOptions {
   readonly queue: string;
   readonly queueArn: string;
@@ -11,7 +17,7 @@ export interface EventSourceOptions {
   readonly visibilityTimeoutMs: number;
   /** The function's time limit, reported through getRemainingTimeInMillis. */
   readonly functionTimeoutMs: number;
-  /** Batches in flight at once (Lambda's concurrency). */
+  /** Batches in flight at once (Lambda's concurrency): as many function instances at most. */
   readonly concurrency: number;
   readonly pollIntervalMs?: number;
   readonly onError?: (error: unknown) => void;
@@ -22,16 +28,36 @@ export interface EventSourceOptions {
  * what succeeded and leaves the reported batch item failures (and everything, if the function
  * throws) to come back after their visibility timeout; maxReceiveCount then moves them to the
  * dead-letter queue (QueueStore.receive).
+ *
+ * Like Lambda, it runs each batch in an instance of the function that has no other batch in
+ * progress: up to `concurrency` instances, each loaded afresh by `load` when no idle one is left
+ * (a cold start) and kept for later batches (warm).
+ *
+ * FIFO queues: a message group in a batch in progress is in no other batch until that one is
+ * done, even if the function made one of its messages visible again meanwhile; the queue
+ * itself holds back groups with a message in flight or hidden for a retry (QueueStore.receive).
  */
 export class LocalEventSource {
   private running = false;
   private inFlight = 0;
   private timer?: NodeJS.Timeout;
   private readonly idle: (() => void)[] = [];
+  /** Message groups in the batches in progress, with how many batches hold each. */
+  private readonly busyGroups = new Map<string, number>();
+  /** Loaded instances with no batch in progress. */
+  private readonly warm: SqsHandler[] = [];
+  private loaded = 0;
 
-  constructor(private readonly store: QueueStore, private readonly handler: SqsHandler, private readonly options: EventSourceOptions) {}
+  constructor(private readonly store: QueueStore, private readonly load: FunctionLoader, private readonly options: EventSourceOptions) {}
 
+  /** Instances loaded so far (at most `concurrency`). */
+  public get instances(): number {
+    return this.loaded;
+  }
+
+  /** Loads the first instance now (a function that cannot load fails here, not batch by batch), then polls. */
   public start(): void {
+    if (this.loaded === 0) this.warm.push(this.newInstance());
     this.running = true;
     this.schedule(0);
   }
@@ -53,10 +79,30 @@ export class LocalEventSource {
 
   private poll(): void {
     while (this.running && this.inFlight < this.options.concurrency) {
-      const batch = this.store.receive(this.options.queue, this.options.batchSize, this.options.visibilityTimeoutMs);
-      if (batch.length === 0) break;
+      // An idle instance, or a new one: never more instances than batches in flight at once.
+      // Loaded before receiving, so a received batch always has an instance to run in.
+      let instance: SqsHandler;
+      try {
+        instance = this.warm.pop() ?? this.newInstance();
+      } catch (error) {
+        this.options.onError?.(error);
+        break;
+      }
+      const batch = this.store.receive(this.options.queue, this.options.batchSize, this.options.visibilityTimeoutMs, new Set(this.busyGroups.keys()));
+      if (batch.length === 0) {
+        this.warm.push(instance);
+        break;
+      }
+      const groups = [...new Set(batch.map((r) => r.message.groupId).filter((g): g is string => g !== undefined))];
+      for (const g of groups) this.busyGroups.set(g, (this.busyGroups.get(g) ?? 0) + 1);
       this.inFlight++;
-      void this.invoke(batch).finally(() => {
+      void this.invoke(instance, batch).finally(() => {
+        for (const g of groups) {
+          const left = (this.busyGroups.get(g) ?? 1) - 1;
+          if (left > 0) this.busyGroups.set(g, left);
+          else this.busyGroups.delete(g);
+        }
+        this.warm.push(instance);
         this.inFlight--;
         if (this.inFlight === 0) this.idle.splice(0).forEach((resolve) => resolve());
         this.schedule(0);
@@ -65,7 +111,13 @@ export class LocalEventSource {
     this.schedule(this.options.pollIntervalMs ?? 100);
   }
 
-  private async invoke(batch: ReturnType<QueueStore['receive']>): Promise<void> {
+  private newInstance(): SqsHandler {
+    const instance = this.load();
+    this.loaded++;
+    return instance;
+  }
+
+  private async invoke(instance: SqsHandler, batch: ReturnType<QueueStore['receive']>): Promise<void> {
     const event: SQSEvent = {
       Records: batch.map(({ message, receiptHandle }) => ({
         messageId: message.id,
@@ -76,6 +128,10 @@ export class LocalEventSource {
           SentTimestamp: String(message.sentAt),
           SenderId: 'local',
           ApproximateFirstReceiveTimestamp: String(Date.now()),
+          // FIFO records carry their group, deduplication id and sequence number, as in Lambda.
+          ...(message.groupId ? { MessageGroupId: message.groupId } : {}),
+          ...(message.deduplicationId ? { MessageDeduplicationId: message.deduplicationId } : {}),
+          ...(message.sequenceNumber ? { SequenceNumber: message.sequenceNumber } : {}),
         },
         messageAttributes: {},
         md5OfBody: '',
@@ -91,7 +147,7 @@ export class LocalEventSource {
       getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     } as unknown as Context;
     try {
-      const result = await this.handler(event, context);
+      const result = await instance(event, context);
       const failed = new Set((result?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
       for (const { message, receiptHandle } of batch) if (!failed.has(message.id)) this.store.delete(receiptHandle);
     } catch (error) {

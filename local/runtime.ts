@@ -5,7 +5,9 @@ import * as path from 'node:path';
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import sesV2Local from 'aws-ses-v2-local';
 import { LocalRoute, ProxyHandler, startApiServer } from './api-server';
+import { lockDataFolder } from './data-lock';
 import { LocalEventSource, SqsHandler } from './event-source';
+import { loadFunction } from './load-function';
 import { QueueStore } from './queue-store';
 import { startSecretsServer } from './secrets-server';
 import { startSqsServer } from './sqs-server';
@@ -19,9 +21,17 @@ export interface RuntimeOptions {
   /** Email viewer (SES emulator) port (0: a free port). */
   readonly sesPort?: number;
   readonly apiKeys: readonly string[];
-  /** Everything accepted is kept here: DynamoDB data and the queues. */
+  /**
+   * Everything accepted is kept here: DynamoDB data and the queues. One runtime per folder: a
+   * second one is refused (DataFolderInUseError) while the first runs.
+   */
   readonly dataDir: string;
   readonly retryScheduleSeconds?: readonly number[];
+  /**
+   * The pipeline as `fifo: true` deploys it: FIFO events queue and dead-letter queue (names
+   * ending in .fifo), deduplication per message group, and QUEUE_FIFO=true for the functions.
+   */
+  readonly fifo?: boolean;
   /** Let webhooks reach private and loopback addresses (local receivers). */
   readonly allowPrivateTargets?: boolean;
   readonly webhookTimeoutMs?: number;
@@ -32,7 +42,7 @@ export interface RuntimeOptions {
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** Visibility timeout of a batch whose processing failed as a whole. */
   readonly visibilityTimeoutSeconds?: number;
-  /** Processor batches in flight at once. */
+  /** Processor batches in flight at once, each in a processor instance of its own (as in Lambda). */
   readonly concurrency?: number;
   /**
    * Lets a caller put something between the handlers and a local service (the benchmark counts
@@ -58,15 +68,22 @@ export interface Runtime {
   readonly emailViewerUrl: string;
   readonly sqsEndpoint: string;
   readonly dynamoEndpoint: string;
+  readonly fifo: boolean;
+  readonly queueNames: { readonly events: string; readonly deadLetter: string };
   readonly queueUrls: { readonly events: string; readonly deadLetter: string };
+  /** The events queue's redrive maxReceiveCount (MAX_RECEIVE_COUNT of the processor). */
+  readonly maxReceiveCount: number;
   readonly tableNames: { readonly events: string; readonly subscriptions: string; readonly notifications: string };
   readonly store: QueueStore;
   stop(): Promise<void>;
 }
 
 export const DEFAULT_RETRY_SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 36000];
-const QUEUE = 'ens-events';
-const DEAD_LETTER_QUEUE = 'ens-events-dlq';
+/** Queue names per kind: SQS requires a FIFO queue's name to end with .fifo. */
+const QUEUE_NAMES = {
+  standard: { events: 'ens-events', deadLetter: 'ens-events-dlq' },
+  fifo: { events: 'ens-events.fifo', deadLetter: 'ens-events-dlq.fifo' },
+} as const;
 const TABLES = { events: 'ens-events', subscriptions: 'ens-subscriptions', notifications: 'ens-notifications' };
 const PROCESSOR_TIMEOUT_MS = 60_000;
 
@@ -85,22 +102,67 @@ export function bundlePath(name: 'ingest' | 'management' | 'processor'): string 
  */
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const schedule = options.retryScheduleSeconds ?? DEFAULT_RETRY_SCHEDULE;
-  fs.mkdirSync(options.dataDir, { recursive: true });
+  // Before anything opens the folder: a second runtime would replace the queue log under the
+  // first one (which would then lose what it appends) and fight it over the DynamoDB files.
+  const lock = lockDataFolder(options.dataDir);
+  // What has started so far, stopped in reverse order if a later step fails.
+  const started: (() => Promise<void> | void)[] = [() => lock.release()];
+  try {
+    const runtime = await startPipeline(options, schedule, started);
+    return {
+      ...runtime,
+      async stop() {
+        await runtime.stop();
+        lock.release();
+      },
+    };
+  } catch (error) {
+    for (const stop of started.reverse()) {
+      try {
+        await stop();
+      } catch {
+        // the error that stopped the start is the one to report
+      }
+    }
+    throw error;
+  }
+}
 
+async function startPipeline(options: RuntimeOptions, schedule: readonly number[], started: (() => Promise<void> | void)[]): Promise<Runtime> {
   const dynamo = dynalite({ path: path.join(options.dataDir, 'dynamodb'), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve) => dynamo.listen(0, '127.0.0.1', () => resolve()));
+  started.push(() => new Promise<void>((resolve) => dynamo.close(() => resolve())));
   const dynamoEndpoint = `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`;
 
   const ses = await sesV2Local({ host: '127.0.0.1', port: options.sesPort ?? 0 });
+  started.push(() => {
+    ses.closeAllConnections();
+    return new Promise<void>((resolve) => ses.close(() => resolve()));
+  });
   const emailViewerUrl = `http://127.0.0.1:${(ses.address() as AddressInfo).port}`;
 
+  const fifo = options.fifo ?? false;
+  const queueNames = fifo ? QUEUE_NAMES.fifo : QUEUE_NAMES.standard;
+  // As the construct sets the redrive policy (src/settings.ts); the processor reads it as
+  // MAX_RECEIVE_COUNT to dead-letter a message itself, with its reason, before SQS would.
+  const maxReceiveCount = schedule.length + 5;
   const store = new QueueStore(path.join(options.dataDir, 'queues.log'), [
-    { name: QUEUE, fifo: false, deadLetterQueue: DEAD_LETTER_QUEUE, maxReceiveCount: schedule.length + 5 },
-    { name: DEAD_LETTER_QUEUE, fifo: false },
+    // FIFO as the construct deploys it: explicit deduplication ids, scoped per message group.
+    { name: queueNames.events, fifo, deadLetterQueue: queueNames.deadLetter, maxReceiveCount, ...(fifo ? { deduplicationScope: 'messageGroup' as const } : {}) },
+    { name: queueNames.deadLetter, fifo },
   ]);
+  started.push(() => store.close());
+  // Messages on the other kind's queues were accepted by a run in the other mode: refuse
+  // rather than leave them unprocessed.
+  const stranded = store.queuesWithMessages().filter((name) => !store.hasQueue(name));
+  if (stranded.length > 0) {
+    const other = fifo ? 'without --fifo' : 'with --fifo';
+    throw new Error(`Data folder ${options.dataDir} holds messages on ${stranded.join(', ')} from a run ${other}: start it ${other} until they are processed, or use another --data-dir.`);
+  }
   // Batches received before a kill died with it: they come back now, not after their visibility timeout.
-  store.releaseInFlight(QUEUE);
+  store.releaseInFlight(queueNames.events);
   const sqs = await startSqsServer(store);
+  started.push(() => sqs.stop());
   const endpointFor = options.endpointFor ?? (async (_service: string, endpoint: string) => endpoint);
   const handlerEndpoints = {
     dynamodb: await endpointFor('dynamodb', dynamoEndpoint),
@@ -109,11 +171,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   };
   // The SDK sends SQS calls to the queue URL's host, so the URLs name the handlers' endpoint.
   const queueUrls = {
-    events: `${handlerEndpoints.sqs}/000000000000/${QUEUE}`,
-    deadLetter: `${handlerEndpoints.sqs}/000000000000/${DEAD_LETTER_QUEUE}`,
+    events: `${handlerEndpoints.sqs}/000000000000/${queueNames.events}`,
+    deadLetter: `${handlerEndpoints.sqs}/000000000000/${queueNames.deadLetter}`,
   };
   const inbound = options.inboundWebhooks ?? [];
   const secrets = await startSecretsServer(new Map(inbound.map((s) => [`local/inbound/${s.name}`, s.secret])));
+  started.push(() => secrets.stop());
 
   Object.assign(process.env, {
     AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
@@ -131,7 +194,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     POWERTOOLS_METRICS_DISABLED: 'true',
     QUEUE_URL: queueUrls.events,
     DEAD_LETTER_QUEUE_URL: queueUrls.deadLetter,
-    QUEUE_FIFO: 'false',
+    QUEUE_FIFO: String(fifo),
+    MAX_RECEIVE_COUNT: String(maxReceiveCount),
     MAX_EVENT_SIZE_BYTES: String(options.maxEventSizeBytes ?? 256 * 1024),
     EVENTS_TABLE_NAME: TABLES.events,
     SUBSCRIPTIONS_TABLE_NAME: TABLES.subscriptions,
@@ -155,11 +219,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
   client.destroy();
 
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  const ingest = (require(bundlePath('ingest')) as { handler: ProxyHandler }).handler;
-  const management = (require(bundlePath('management')) as { handler: ProxyHandler }).handler;
-  const processor = (require(bundlePath('processor')) as { handler: SqsHandler }).handler;
-  /* eslint-enable @typescript-eslint/no-require-imports */
+  // In Lambda the API functions too answer one request at a time per instance, but they keep
+  // nothing between requests except caches and the logger's request context (at worst a log
+  // line names another request): one instance each serves concurrent requests here. The
+  // processor gets an instance per batch in flight (LocalEventSource), as Lambda runs it.
+  const ingest = loadFunction<ProxyHandler>(bundlePath('ingest'));
+  const management = loadFunction<ProxyHandler>(bundlePath('management'));
+  const processorBundle = bundlePath('processor');
 
   const routes: LocalRoute[] = [
     { method: 'POST', resource: '/events', handler: ingest, apiKeyRequired: true },
@@ -171,7 +237,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     { method: 'PATCH', resource: '/subscriptions/{subscriptionId}', handler: management, apiKeyRequired: true },
     { method: 'DELETE', resource: '/subscriptions/{subscriptionId}', handler: management, apiKeyRequired: true },
     { method: 'POST', resource: '/webhooks/{source}', handler: ingest, apiKeyRequired: false },
-    // Local only: where the queues and table are, for the replay tool (--local URL).
+    // Local only: where the queues and table are, for the replay tool (--local URL), and how
+    // the queue and the functions are configured.
     {
       method: 'GET',
       resource: '/__local/config',
@@ -186,15 +253,20 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           region: process.env.AWS_REGION,
           sqsEndpoint: handlerEndpoints.sqs,
           dynamoEndpoint,
+          queue: { name: queueNames.events, fifo, maxReceiveCount: store.definition(queueNames.events)?.maxReceiveCount },
+          // As the functions read them (process.env, now).
+          functionEnvironment: Object.fromEntries(['QUEUE_URL', 'DEAD_LETTER_QUEUE_URL', 'QUEUE_FIFO', 'MAX_RECEIVE_COUNT', 'RETRY_SCHEDULE_SECONDS']
+            .map((name) => [name, process.env[name]])),
         }),
       }),
     },
   ];
   const api = await startApiServer(routes, options.apiKeys, options.port ?? 0);
+  started.push(() => api.stop());
 
-  const events = new LocalEventSource(store, processor, {
-    queue: QUEUE,
-    queueArn: `arn:aws:sqs:local:000000000000:${QUEUE}`,
+  const events = new LocalEventSource(store, () => loadFunction<SqsHandler>(processorBundle), {
+    queue: queueNames.events,
+    queueArn: `arn:aws:sqs:local:000000000000:${queueNames.events}`,
     batchSize: 10,
     // As the construct sets it (6 × the function timeout); never shorter than the function's time
     // limit, or a batch still running is received again and its events delivered twice.
@@ -211,7 +283,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     emailViewerUrl,
     sqsEndpoint: sqs.endpoint,
     dynamoEndpoint,
+    fifo,
+    queueNames,
     queueUrls,
+    maxReceiveCount,
     tableNames: TABLES,
     store,
     async stop() {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MessageAttribute, QueueStore } from './queue-store';
+import { MessageAttribute, QueueMessage, QueueSendError, QueueStore } from './queue-store';
 
 /** The account id in local queue URLs. */
 const LOCAL_ACCOUNT = '000000000000';
@@ -19,6 +19,8 @@ class SqsError extends Error {
 }
 
 const md5 = (text: string) => createHash('md5').update(text, 'utf8').digest('hex');
+/** A FIFO message's sequence number, as SendMessage answers it. */
+const sequence = (m: QueueMessage) => (m.sequenceNumber ? { SequenceNumber: m.sequenceNumber } : {});
 
 /**
  * The part of the SQS API (AWS JSON 1.0 protocol) the handlers and the replay tool use, served
@@ -64,20 +66,34 @@ export async function startSqsServer(store: QueueStore, port = 0): Promise<Local
       };
     },
     SendMessage: (input) => {
-      const m = store.send(queueName(input.QueueUrl), String(input.MessageBody ?? ''), attributes(input.MessageAttributes), input.MessageGroupId);
-      return { MessageId: m.id, MD5OfMessageBody: md5(m.body) };
+      const body = String(input.MessageBody ?? '');
+      let m: QueueMessage;
+      try {
+        m = store.send(queueName(input.QueueUrl), body, attributes(input.MessageAttributes), input.MessageGroupId, input.MessageDeduplicationId);
+      } catch (error) {
+        if (error instanceof QueueSendError) throw new SqsError(`com.amazonaws.sqs#${error.code}`, error.message);
+        throw error;
+      }
+      // The MD5 of the body sent (the SDK checks it), also for a duplicate answered with the first message's id.
+      return { MessageId: m.id, MD5OfMessageBody: md5(body), ...sequence(m) };
     },
     SendMessageBatch: (input) => {
       const name = queueName(input.QueueUrl);
       const entries = (input.Entries ?? []) as Record<string, any>[];
       if (entries.length === 0 || entries.length > 10) throw new SqsError('com.amazonaws.sqs#TooManyEntriesInBatchRequest', 'A batch holds 1 to 10 entries.');
-      return {
-        Successful: entries.map((e) => {
-          const m = store.send(name, String(e.MessageBody ?? ''), attributes(e.MessageAttributes), e.MessageGroupId);
-          return { Id: e.Id, MessageId: m.id, MD5OfMessageBody: md5(m.body) };
-        }),
-        Failed: [],
-      };
+      const successful: Record<string, unknown>[] = [];
+      const failed: Record<string, unknown>[] = [];
+      for (const e of entries) {
+        const body = String(e.MessageBody ?? '');
+        try {
+          const m = store.send(name, body, attributes(e.MessageAttributes), e.MessageGroupId, e.MessageDeduplicationId);
+          successful.push({ Id: e.Id, MessageId: m.id, MD5OfMessageBody: md5(body), ...sequence(m) });
+        } catch (error) {
+          if (!(error instanceof QueueSendError)) throw error;
+          failed.push({ Id: e.Id, SenderFault: true, Code: error.code, Message: error.message });
+        }
+      }
+      return { Successful: successful, Failed: failed };
     },
     ChangeMessageVisibility: (input) => {
       queueName(input.QueueUrl);
@@ -95,7 +111,13 @@ export async function startSqsServer(store: QueueStore, port = 0): Promise<Local
           ReceiptHandle: receiptHandle,
           Body: message.body,
           MD5OfBody: md5(message.body),
-          Attributes: { ApproximateReceiveCount: String(message.receiveCount), SentTimestamp: String(message.sentAt) },
+          Attributes: {
+            ApproximateReceiveCount: String(message.receiveCount),
+            SentTimestamp: String(message.sentAt),
+            ...(message.groupId ? { MessageGroupId: message.groupId } : {}),
+            ...(message.deduplicationId ? { MessageDeduplicationId: message.deduplicationId } : {}),
+            ...(message.sequenceNumber ? { SequenceNumber: message.sequenceNumber } : {}),
+          },
           ...(message.attributes ? { MessageAttributes: message.attributes } : {}),
         })),
       };

@@ -8,7 +8,7 @@ import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { Webhook } from 'standardwebhooks';
 import { EventNotificationService } from '../src';
 import { apiEvent, header, loadHandler, LoadedHandler } from './helpers/api-event';
-import { children, DevProcess, kill, sleep, startDev as startDevProcess, until } from './helpers/dev-process';
+import { children, DevProcess, explained, kill, sleep, startDev as startDevProcess, until } from './helpers/dev-process';
 import { FAKE_AWS_ENV } from './helpers/dynamo';
 import { Receiver, ReceiverPool } from './helpers/receivers';
 import type { SentEmail } from './helpers/ses';
@@ -24,9 +24,11 @@ const API_KEY = 'local-runtime-test-key-0001';
 // Eight attempts a second apart: room for a slow restart on a busy machine before any event runs out.
 const RETRY_SCHEDULE = '0s,1s,1s,1s,1s,1s,1s,1s';
 
-/** Starts `local/dev.ts` with this file's key and retry schedule. */
-function startDev(dataDir: string): Promise<DevProcess> {
-  return startDevProcess(['--data-dir', dataDir, '--api-key', API_KEY, '--allow-private-targets', '--retry-schedule', RETRY_SCHEDULE]);
+/** Starts `local/dev.ts` with this file's key and retry schedule (and FIFO queues, in FIFO mode). */
+function startDev(dataDir: string, mode: 'standard' | 'fifo' = 'standard'): Promise<DevProcess> {
+  return startDevProcess([
+    '--data-dir', dataDir, '--api-key', API_KEY, '--allow-private-targets', '--retry-schedule', RETRY_SCHEDULE, ...(mode === 'fifo' ? ['--fifo'] : []),
+  ]);
 }
 
 // ---- HTTP
@@ -269,6 +271,137 @@ const BAD_CASES: BadCase[] = [
   },
 ];
 
+// ---- SIGKILL and restart, in either queue mode
+
+type QueueMode = 'standard' | 'fifo';
+
+/**
+ * Events whose first attempts fail are pending retries, more are accepted as the runtime is
+ * killed with SIGKILL (one of them in the middle of its delivery); restarted on the same data
+ * folder, it delivers every accepted event exactly once. FIFO: each event has an ordering key
+ * (a message group) of its own, so every one of them is attempted before the kill, as in the
+ * standard queue. Returns the restarted runtime.
+ */
+async function crashAndRestart(mode: QueueMode, running: DevProcess, dataDir: string, receivers: ReceiverPool): Promise<DevProcess> {
+  let dev = running;
+  const ordering = (title: string) => (mode === 'fifo' ? { orderingKey: title.replace(/\W+/g, '-') } : {});
+  let accepting = false;
+  let unverified = 0;
+  const deliveries: Delivery[] = [];
+  let secret = '';
+  const receiver: Receiver = await receivers.start({
+    responder: (request) => {
+      let payload: WebhookPayload;
+      try {
+        payload = verify(secret, request as unknown as { headers: Record<string, unknown>; body: string });
+      } catch {
+        unverified++;
+        return { status: 401 };
+      }
+      // Before the restart: 503, except the late events, whose delivery is left hanging, so
+      // the kill finds their batch in flight.
+      const hang = !accepting && payload.type === 'crash.late';
+      const answered = accepting ? 200 : hang ? 0 : 503;
+      deliveries.push({ webhookId: String(request.headers['webhook-id']), eventId: payload.data.eventId, type: payload.type, title: payload.data.title, answered });
+      return hang ? 'hang' : { status: answered };
+    },
+  });
+  const subscription = await call(dev.apiUrl, 'POST', '/subscriptions', {
+    body: { eventType: 'crash.*', severityFilter: 'LOW', channel: 'WEBHOOK', target: `${receiver.url}/hooks/crash` },
+  });
+  expect(subscription.status).toBe(201);
+  secret = subscription.json.secret;
+
+  // Events whose first attempt fails: their retries are pending when the runtime dies.
+  const accepted: string[] = [];
+  for (let n = 1; n <= 3; n++) {
+    const answer = await call(dev.apiUrl, 'POST', '/events', { body: { eventType: 'crash.single', severity: 'LOW', title: `pending ${n}`, ...ordering(`pending ${n}`) } });
+    expect(answer.status).toBe(202);
+    accepted.push(answer.json.eventId);
+  }
+  const batch = await call(dev.apiUrl, 'POST', '/events/batch', {
+    body: { events: [1, 2, 3].map((n) => ({ eventType: 'crash.batch', severity: 'MEDIUM', title: `pending batch ${n}`, ...ordering(`pending batch ${n}`) })) },
+  });
+  expect(batch.status).toBe(202);
+  accepted.push(...batch.json.events.map((e: { eventId: string }) => e.eventId));
+  const pendingIds = [...accepted];
+  await explained(dev, until(async () => {
+    const states = await Promise.all(pendingIds.map((id) => call(dev.apiUrl, 'GET', `/events/${id}`)));
+    return states.every((s) => s.status === 200 && s.json.notifications[0]?.status === 'PENDING') ? true : undefined;
+  }, 'every first attempt to fail and a retry to be pending', 10_000, 50));
+  const pendingState = await call(dev.apiUrl, 'GET', `/events/${pendingIds[0]}`);
+  expect(pendingState.json.deliveryStatus).toBe('IN_PROGRESS');
+  expect(pendingState.json.notifications[0].attempts[0]).toEqual(expect.objectContaining({ outcome: 'FAILED', httpStatus: 503 }));
+
+  // More events, accepted just before the kill: it comes while the first of them is being
+  // delivered (its batch in flight), and as one more is being published.
+  const publishLate = (n: number) => call(dev.apiUrl, 'POST', '/events', { body: { eventType: 'crash.late', severity: 'HIGH', title: `late ${n}`, ...ordering(`late ${n}`) } });
+  const late = [1, 2, 3].map(publishLate);
+  const first = await Promise.race(late);
+  expect(first.status).toBe(202);
+  await until(() => (deliveries.some((d) => d.type === 'crash.late') ? true : undefined), 'a late event\'s delivery to start', 5_000, 5);
+  late.push(publishLate(4));
+  const killed = await kill(dev, 'SIGKILL');
+  expect(killed.signal).toBe('SIGKILL');
+  const inFlightAtKill = deliveries.filter((d) => d.type === 'crash.late').map((d) => d.eventId);
+  for (const outcome of await Promise.allSettled(late)) {
+    // A request cut off by the kill was never accepted (its client got no 202).
+    if (outcome.status === 'fulfilled' && outcome.value.status === 202) accepted.push(outcome.value.json.eventId);
+  }
+  expect(accepted.length).toBeGreaterThanOrEqual(pendingIds.length + 1);
+  expect(inFlightAtKill.length).toBeGreaterThanOrEqual(1);
+  expect(inFlightAtKill.every((id) => accepted.includes(id))).toBe(true);
+  expect(deliveries.some((d) => d.answered >= 200 && d.answered < 300)).toBe(false);
+
+  // Same data folder, new ports; the receiver (the subscription's target) stayed up.
+  dev = await startDev(dataDir, mode);
+  accepting = true;
+  const delivered = (id: string) => deliveries.some((d) => d.eventId === id && d.answered === 200);
+  // Events the killed runtime had in flight come back at once, not after the visibility timeout.
+  await until(() => (accepted.every(delivered) ? true : undefined), 'every accepted event to be delivered after the restart', 15_000);
+  const states = await until(async () => {
+    const all = await Promise.all(accepted.map((id) => call(dev.apiUrl, 'GET', `/events/${id}`)));
+    return all.every((s) => s.status === 200 && s.json.deliveryStatus === 'COMPLETED') ? all.map((s) => s.json) : undefined;
+  }, 'every accepted event to be COMPLETED', 10_000);
+  // Late duplicates would arrive within a retry step: give them the time to.
+  await sleep(2_500);
+
+  expect(unverified).toBe(0);
+  expect(receiver.requests).toHaveLength(deliveries.length);
+  const ok = deliveries.filter((d) => d.answered === 200);
+  const okCount = (key: (d: Delivery) => string) => {
+    const counts = new Map<string, number>();
+    for (const d of ok) counts.set(key(d), (counts.get(key(d)) ?? 0) + 1);
+    return counts;
+  };
+  const perEvent = okCount((d) => d.eventId);
+  for (const id of accepted) expect([id, perEvent.get(id)]).toEqual([id, 1]);
+  expect([...perEvent.values()].every((n) => n === 1)).toBe(true);
+  expect([...okCount((d) => d.webhookId).values()].every((n) => n === 1)).toBe(true);
+  // Everything delivered is something that was sent (late events not accepted may still be).
+  for (const d of ok) expect(d.type).toMatch(/^crash\./);
+
+  for (const state of states) {
+    const id: string = state.eventId;
+    const requests = deliveries.filter((d) => d.eventId === id);
+    // webhook-id is stable across the retries and the restart.
+    expect(new Set(requests.map((d) => d.webhookId)).size).toBe(1);
+    expect(state.notifications).toHaveLength(1);
+    const [notification] = state.notifications;
+    expect(notification.status).toBe('DELIVERED');
+    expect(notification.notificationId).toBe(requests[0].webhookId);
+    const attempts = notification.attempts as { outcome: string; httpStatus?: number }[];
+    expect(attempts[attempts.length - 1]).toEqual(expect.objectContaining({ outcome: 'DELIVERED', httpStatus: 200 }));
+    expect(attempts.slice(0, -1).every((a) => a.outcome === 'FAILED' && a.httpStatus === 503)).toBe(true);
+    // The hanging delivery died with the runtime: never recorded, delivered after the restart.
+    if (inFlightAtKill.includes(id)) expect(attempts).toHaveLength(1);
+    // No more attempts recorded than the receiver saw (a kill may lose the record of one, never invent one).
+    expect(attempts.length).toBeLessThanOrEqual(requests.length);
+    if (pendingIds.includes(id)) expect(attempts.length).toBeGreaterThanOrEqual(2);
+  }
+  return dev;
+}
+
 // ---- the test
 
 describe('npm run dev: the local runtime as a child process', () => {
@@ -305,6 +438,19 @@ describe('npm run dev: the local runtime as a child process', () => {
     // Both answer.
     expect((await call(dev.apiUrl, 'GET', '/subscriptions')).status).toBe(200);
     expect((await fetch(`${dev.emailViewerUrl}/store`)).status).toBe(200);
+  });
+
+  test('standard queues; the functions get QUEUE_FIFO=false and MAX_RECEIVE_COUNT = the events queue\'s maxReceiveCount', async () => {
+    expect(dev.stdout()).toMatch(/^\s*Queues\s+ens-events, ens-events-dlq\s+\(standard\)/m);
+    const config = await call(dev.apiUrl, 'GET', '/__local/config', { key: null });
+    expect(config.status).toBe(200);
+    // The construct's redrive policy: one receive per step of the retry schedule, plus 5.
+    expect(config.json.queue).toEqual({ name: 'ens-events', fifo: false, maxReceiveCount: RETRY_SCHEDULE.split(',').length + 5 });
+    expect(config.json.functionEnvironment).toEqual(expect.objectContaining({
+      QUEUE_FIFO: 'false',
+      MAX_RECEIVE_COUNT: String(config.json.queue.maxReceiveCount),
+      RETRY_SCHEDULE_SECONDS: '0,1,1,1,1,1,1,1',
+    }));
   });
 
   test('webhook and email subscriptions: signed webhooks, an email, and GET /events/{id} with the attempts', async () => {
@@ -386,120 +532,7 @@ describe('npm run dev: the local runtime as a child process', () => {
   }, 30_000);
 
   test('SIGKILL while retries are pending, restart on the same data folder: every accepted event delivered, none twice', async () => {
-    let accepting = false;
-    let unverified = 0;
-    const deliveries: Delivery[] = [];
-    let secret = '';
-    const receiver: Receiver = await receivers.start({
-      responder: (request) => {
-        let payload: WebhookPayload;
-        try {
-          payload = verify(secret, request as unknown as { headers: Record<string, unknown>; body: string });
-        } catch {
-          unverified++;
-          return { status: 401 };
-        }
-        // Before the restart: 503, except the late events, whose delivery is left hanging, so
-        // the kill finds their batch in flight.
-        const hang = !accepting && payload.type === 'crash.late';
-        const answered = accepting ? 200 : hang ? 0 : 503;
-        deliveries.push({ webhookId: String(request.headers['webhook-id']), eventId: payload.data.eventId, type: payload.type, title: payload.data.title, answered });
-        return hang ? 'hang' : { status: answered };
-      },
-    });
-    const subscription = await call(dev.apiUrl, 'POST', '/subscriptions', {
-      body: { eventType: 'crash.*', severityFilter: 'LOW', channel: 'WEBHOOK', target: `${receiver.url}/hooks/crash` },
-    });
-    expect(subscription.status).toBe(201);
-    secret = subscription.json.secret;
-
-    // Events whose first attempt fails: their retries are pending when the runtime dies.
-    const accepted: string[] = [];
-    for (let n = 1; n <= 3; n++) {
-      const answer = await call(dev.apiUrl, 'POST', '/events', { body: { eventType: 'crash.single', severity: 'LOW', title: `pending ${n}` } });
-      expect(answer.status).toBe(202);
-      accepted.push(answer.json.eventId);
-    }
-    const batch = await call(dev.apiUrl, 'POST', '/events/batch', {
-      body: { events: [1, 2, 3].map((n) => ({ eventType: 'crash.batch', severity: 'MEDIUM', title: `pending batch ${n}` })) },
-    });
-    expect(batch.status).toBe(202);
-    accepted.push(...batch.json.events.map((e: { eventId: string }) => e.eventId));
-    const pendingIds = [...accepted];
-    await until(async () => {
-      const states = await Promise.all(pendingIds.map((id) => call(dev.apiUrl, 'GET', `/events/${id}`)));
-      return states.every((s) => s.status === 200 && s.json.notifications[0]?.status === 'PENDING') ? true : undefined;
-    }, 'every first attempt to fail and a retry to be pending', 10_000, 50);
-    const pendingState = await call(dev.apiUrl, 'GET', `/events/${pendingIds[0]}`);
-    expect(pendingState.json.deliveryStatus).toBe('IN_PROGRESS');
-    expect(pendingState.json.notifications[0].attempts[0]).toEqual(expect.objectContaining({ outcome: 'FAILED', httpStatus: 503 }));
-
-    // More events, accepted just before the kill: it comes while the first of them is being
-    // delivered (its batch in flight), and as one more is being published.
-    const publishLate = (n: number) => call(dev.apiUrl, 'POST', '/events', { body: { eventType: 'crash.late', severity: 'HIGH', title: `late ${n}` } });
-    const late = [1, 2, 3].map(publishLate);
-    const first = await Promise.race(late);
-    expect(first.status).toBe(202);
-    await until(() => (deliveries.some((d) => d.type === 'crash.late') ? true : undefined), 'a late event\'s delivery to start', 5_000, 5);
-    late.push(publishLate(4));
-    const killed = await kill(dev, 'SIGKILL');
-    expect(killed.signal).toBe('SIGKILL');
-    const inFlightAtKill = deliveries.filter((d) => d.type === 'crash.late').map((d) => d.eventId);
-    for (const outcome of await Promise.allSettled(late)) {
-      // A request cut off by the kill was never accepted (its client got no 202).
-      if (outcome.status === 'fulfilled' && outcome.value.status === 202) accepted.push(outcome.value.json.eventId);
-    }
-    expect(accepted.length).toBeGreaterThanOrEqual(pendingIds.length + 1);
-    expect(inFlightAtKill.length).toBeGreaterThanOrEqual(1);
-    expect(inFlightAtKill.every((id) => accepted.includes(id))).toBe(true);
-    expect(deliveries.some((d) => d.answered >= 200 && d.answered < 300)).toBe(false);
-
-    // Same data folder, new ports; the receiver (the subscription's target) stayed up.
-    dev = await startDev(dataDir);
-    accepting = true;
-    const delivered = (id: string) => deliveries.some((d) => d.eventId === id && d.answered === 200);
-    // Events the killed runtime had in flight come back at once, not after the visibility timeout.
-    await until(() => (accepted.every(delivered) ? true : undefined), 'every accepted event to be delivered after the restart', 15_000);
-    const states = await until(async () => {
-      const all = await Promise.all(accepted.map((id) => call(dev.apiUrl, 'GET', `/events/${id}`)));
-      return all.every((s) => s.status === 200 && s.json.deliveryStatus === 'COMPLETED') ? all.map((s) => s.json) : undefined;
-    }, 'every accepted event to be COMPLETED', 10_000);
-    // Late duplicates would arrive within a retry step: give them the time to.
-    await sleep(2_500);
-
-    expect(unverified).toBe(0);
-    expect(receiver.requests).toHaveLength(deliveries.length);
-    const ok = deliveries.filter((d) => d.answered === 200);
-    const okCount = (key: (d: Delivery) => string) => {
-      const counts = new Map<string, number>();
-      for (const d of ok) counts.set(key(d), (counts.get(key(d)) ?? 0) + 1);
-      return counts;
-    };
-    const perEvent = okCount((d) => d.eventId);
-    for (const id of accepted) expect([id, perEvent.get(id)]).toEqual([id, 1]);
-    expect([...perEvent.values()].every((n) => n === 1)).toBe(true);
-    expect([...okCount((d) => d.webhookId).values()].every((n) => n === 1)).toBe(true);
-    // Everything delivered is something that was sent (late events not accepted may still be).
-    for (const d of ok) expect(d.type).toMatch(/^crash\./);
-
-    for (const state of states) {
-      const id: string = state.eventId;
-      const requests = deliveries.filter((d) => d.eventId === id);
-      // webhook-id is stable across the retries and the restart.
-      expect(new Set(requests.map((d) => d.webhookId)).size).toBe(1);
-      expect(state.notifications).toHaveLength(1);
-      const [notification] = state.notifications;
-      expect(notification.status).toBe('DELIVERED');
-      expect(notification.notificationId).toBe(requests[0].webhookId);
-      const attempts = notification.attempts as { outcome: string; httpStatus?: number }[];
-      expect(attempts[attempts.length - 1]).toEqual(expect.objectContaining({ outcome: 'DELIVERED', httpStatus: 200 }));
-      expect(attempts.slice(0, -1).every((a) => a.outcome === 'FAILED' && a.httpStatus === 503)).toBe(true);
-      // The hanging delivery died with the runtime: never recorded, delivered after the restart.
-      if (inFlightAtKill.includes(id)) expect(attempts).toHaveLength(1);
-      // No more attempts recorded than the receiver saw (a kill may lose the record of one, never invent one).
-      expect(attempts.length).toBeLessThanOrEqual(requests.length);
-      if (pendingIds.includes(id)) expect(attempts.length).toBeGreaterThanOrEqual(2);
-    }
+    dev = await crashAndRestart('standard', dev, dataDir, receivers);
   }, 45_000);
 
   describe('bad input gets the deployed API\'s answers (4xx problem+json, never a 5xx)', () => {
@@ -588,4 +621,77 @@ describe('npm run dev: the local runtime as a child process', () => {
     expect(dev.stdout()).toContain('SIGTERM: stopping');
     await expect(fetch(`${apiUrl}/subscriptions`, { headers: { 'x-api-key': API_KEY } })).rejects.toThrow();
   }, 20_000);
+});
+
+describe('npm run dev -- --fifo: the pipeline as fifo: true deploys it', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ens-local-runtime-fifo-'));
+  const receivers = new ReceiverPool();
+  let dev: DevProcess;
+
+  beforeAll(async () => {
+    dev = await startDev(dataDir, 'fifo');
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const child of [...children]) {
+      child.kill('SIGKILL');
+      await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('exit', resolve)));
+    }
+    await receivers.closeAll();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('FIFO queues (.fifo names); the functions get QUEUE_FIFO=true and MAX_RECEIVE_COUNT = the events queue\'s maxReceiveCount', async () => {
+    expect(dev.stdout()).toMatch(/^\s*Queues\s+ens-events\.fifo, ens-events-dlq\.fifo\s+\(FIFO/m);
+    const config = await call(dev.apiUrl, 'GET', '/__local/config', { key: null });
+    expect(config.status).toBe(200);
+    expect(config.json.queue).toEqual({ name: 'ens-events.fifo', fifo: true, maxReceiveCount: RETRY_SCHEDULE.split(',').length + 5 });
+    expect(config.json.functionEnvironment).toEqual(expect.objectContaining({
+      QUEUE_URL: expect.stringMatching(/\/ens-events\.fifo$/),
+      DEAD_LETTER_QUEUE_URL: expect.stringMatching(/\/ens-events-dlq\.fifo$/),
+      QUEUE_FIFO: 'true',
+      MAX_RECEIVE_COUNT: String(config.json.queue.maxReceiveCount),
+    }));
+  });
+
+  test('one ordering key: delivered in the order published, each once, through retries', async () => {
+    const tries = new Map<string, number>();
+    const order: string[] = [];
+    const receiver = await receivers.start({
+      responder: (request) => {
+        const id = String(request.headers['webhook-id']);
+        tries.set(id, (tries.get(id) ?? 0) + 1);
+        // Every notification's first attempt fails: its group waits for its retry.
+        if (tries.get(id) === 1) return { status: 503 };
+        order.push((JSON.parse(request.body) as WebhookPayload).data.title);
+        return { status: 200 };
+      },
+    });
+    const subscription = await call(dev.apiUrl, 'POST', '/subscriptions', {
+      body: { eventType: 'ordered.*', severityFilter: 'LOW', channel: 'WEBHOOK', target: `${receiver.url}/hooks/ordered` },
+    });
+    expect(subscription.status).toBe(201);
+    const titles = [1, 2, 3, 4, 5].map((n) => `step ${n}`);
+    const ids: string[] = [];
+    for (const title of titles.slice(0, 2)) {
+      const answer = await call(dev.apiUrl, 'POST', '/events', { body: { eventType: 'ordered.step', severity: 'LOW', title, orderingKey: 'deploy-42' } });
+      expect(answer.status).toBe(202);
+      ids.push(answer.json.eventId);
+    }
+    const batch = await call(dev.apiUrl, 'POST', '/events/batch', {
+      body: { events: titles.slice(2).map((title) => ({ eventType: 'ordered.step', severity: 'LOW', title, orderingKey: 'deploy-42' })) },
+    });
+    expect(batch.status).toBe(202);
+    ids.push(...batch.json.events.map((e: { eventId: string }) => e.eventId));
+    await explained(dev, until(async () => {
+      const all = await Promise.all(ids.map((id) => call(dev.apiUrl, 'GET', `/events/${id}`)));
+      return all.every((s) => s.status === 200 && s.json.deliveryStatus === 'COMPLETED') ? true : undefined;
+    }, 'every event of the group to be delivered', 20_000, 100));
+    expect(order).toEqual(titles);
+    expect([...tries.values()]).toEqual(titles.map(() => 2));
+  }, 30_000);
+
+  test('SIGKILL while retries are pending, restart on the same data folder: every accepted event delivered, none twice', async () => {
+    dev = await crashAndRestart('fifo', dev, dataDir, receivers);
+  }, 45_000);
 });

@@ -30,6 +30,18 @@ export interface DevProcess {
   stderr(): string;
 }
 
+/** The child exited before it was ready: how, and what it printed. */
+export class DevExitedError extends Error {
+  constructor(
+    public readonly code: number | null,
+    public readonly signal: NodeJS.Signals | null,
+    public readonly stdout: string,
+    public readonly stderr: string,
+  ) {
+    super(`local/dev.ts exited before it was ready (code ${code}, signal ${signal}):\n${stdout}\n${stderr}`);
+  }
+}
+
 /** Every child still running, for afterAll clean-up. */
 export const children = new Set<ChildProcess>();
 
@@ -49,10 +61,14 @@ export async function startDev(args: readonly string[]): Promise<DevProcess> {
       resolve({ code, signal });
     });
   });
-  let gone = false;
-  void exited.then(() => (gone = true));
-  const urls = await until(() => {
-    if (gone) throw new Error(`local/dev.ts exited before it was ready:\n${stdout}\n${stderr}`);
+  const closed = new Promise((resolve) => child.once('close', resolve));
+  let gone: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  void exited.then((exit) => (gone = exit));
+  const urls = await until(async () => {
+    if (gone) {
+      await closed; // its output read to the end: what it printed last is usually why
+      throw new DevExitedError(gone.code, gone.signal, stdout, stderr);
+    }
     const api = /^\s*API\s+(http:\/\/\S+)\s*$/m.exec(stdout)?.[1];
     const viewer = /^\s*Email viewer\s+(http:\/\/\S+)\s*$/m.exec(stdout)?.[1];
     return api && viewer ? { api, viewer } : undefined;
@@ -63,4 +79,15 @@ export async function startDev(args: readonly string[]): Promise<DevProcess> {
 export async function kill(dev: DevProcess, signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   dev.child.kill(signal);
   return dev.exited;
+}
+
+/** `work`, failing with the runtime's last lines of stderr added to the error: why it did not happen. */
+export async function explained<T>(dev: DevProcess, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    // Without stack frames: jest would print the minified bundle's code around them.
+    const tail = dev.stderr().trim().split('\n').filter((line) => !/^\s+at /.test(line)).slice(-8).join('\n');
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\nThe runtime's stderr ends with:\n${tail || '(nothing)'}`);
+  }
 }
