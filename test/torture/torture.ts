@@ -289,8 +289,11 @@ class RuntimeUnderTest {
     const dev = this.dev;
     if (dev && dev.child.exitCode === null && dev.child.signalCode === null) {
       dev.child.kill('SIGTERM');
-      const timer = sleep(10_000).then(() => 'timeout' as const);
-      if ((await Promise.race([dev.exited, timer])) === 'timeout') {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), 10_000)));
+      const outcome = await Promise.race([dev.exited, timeout]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
         this.note('runtime did not stop within 10 s of SIGTERM: SIGKILL');
         dev.child.kill('SIGKILL');
         await dev.exited;
