@@ -43,7 +43,7 @@ export function matches(filter: Filter, eventType: string, severity: Severity): 
 export const EVENT_TYPES = ['torture.a.one', 'torture.a.two.deep', 'torture.ab', 'torture.b.x', 'torture.b.y', 'torture.c', 'torture.cx'] as const;
 
 /** Kinds of hostile-but-valid content (see details()). */
-export const FLAVOURS = ['plain', 'bignum', 'keys', 'unicode', 'deep', 'mixed'] as const;
+export const FLAVOURS = ['plain', 'bignum', 'proto', 'ctor', 'unicode', 'deep', 'mixed'] as const;
 export type Flavour = (typeof FLAVOURS)[number];
 
 export function pickFlavour(rng: () => number): Flavour {
@@ -70,13 +70,19 @@ const BIG: [string, Json][] = [
   ['exponent', J.num('-1.5E-7')],
 ];
 
-const KEYS: [string, Json][] = [
-  ['constructor', J.obj(['name', J.str('Object')], ['prototype', J.obj(['polluted', J.bool(true)])])],
+/** Member names that are Object.prototype's: `__proto__` and friends... */
+const PROTO_KEYS: [string, Json][] = [
   ['__proto__', J.obj(['polluted', J.bool(true)], ['toString', J.str('x')])],
   ['toString', J.str('not a function')],
   ['hasOwnProperty', J.num(0)],
   ['valueOf', J.arr()],
-  ['nested', J.obj(['constructor', J.obj()], ['__proto__', J.arr(J.str('a'), J.nil())], ['prototype', J.nil()])],
+  ['nested', J.obj(['__proto__', J.arr(J.str('a'), J.nil())], ['prototype', J.nil()])],
+];
+
+/** ...and `constructor`, apart: it breaks other things. */
+const CONSTRUCTOR_KEYS: [string, Json][] = [
+  ['constructor', J.obj(['name', J.str('Object')], ['prototype', J.obj(['polluted', J.bool(true)])])],
+  ['nested', J.obj(['constructor', J.obj()])],
 ];
 
 const UNICODE: [string, Json][] = [
@@ -92,8 +98,9 @@ const UNICODE: [string, Json][] = [
   ['\u2028', J.str('a member name that is a line separator')],
 ];
 
+/** Nesting only (numbers within 2^53): the other flavours test the content. */
 function deep(rng: () => number, levels: number): Json {
-  let node: Json = J.obj(['bottom', J.num(snowflake(rng))], ['text', J.str('\u{1F9CA} deep')]);
+  let node: Json = J.obj(['bottom', J.num(intBetween(rng, -1000000, 1000000))], ['text', J.str('\u{1F9CA} deep')]);
   for (let i = 0; i < levels; i++) node = i % 2 === 0 ? J.arr(node, J.num(i)) : J.obj([`level${levels - i}`, node]);
   return node;
 }
@@ -116,8 +123,11 @@ export function details(rng: () => number, ref: string, flavour: Flavour): Json 
     case 'bignum':
       entries.push(...BIG, ['snowflake', J.num(snowflake(rng))], ['list', J.arr(J.num(snowflake(rng)), J.num('-0'), J.num('0.1e1'))]);
       break;
-    case 'keys':
-      entries.push(...KEYS);
+    case 'proto':
+      entries.push(...PROTO_KEYS);
+      break;
+    case 'ctor':
+      entries.push(...CONSTRUCTOR_KEYS);
       break;
     case 'unicode':
       entries.push(...UNICODE);
@@ -126,7 +136,7 @@ export function details(rng: () => number, ref: string, flavour: Flavour): Json 
       entries.push(['tree', deep(rng, intBetween(rng, 8, 12))]);
       break;
     case 'mixed':
-      entries.push(plain[0], BIG[0], KEYS[0], KEYS[1], UNICODE[2], ['tree', deep(rng, 4)], BIG[3]);
+      entries.push(plain[0], BIG[0], CONSTRUCTOR_KEYS[0], PROTO_KEYS[0], UNICODE[2], ['tree', deep(rng, 4)], BIG[3]);
       break;
   }
   return J.obj(...entries);
