@@ -22,7 +22,7 @@ const NONE: TortureCounts = {
 
 describe('torture (short): the local runtime under concurrent publishes, a SIGKILL and hostile payloads', () => {
   test.each(['standard', 'fifo'] as const)('%s queue: every invariant holds', async (mode) => {
-    const result = await runTorture({ mode, events: EVENTS, kills: 1, seed: 20261124, settleTimeoutMs: 25_000 });
+    const result = await runTorture({ mode, events: EVENTS, kills: 1, seed: 20261124, settleTimeoutMs: 30_000 });
     // On failure the diff shows the counts and examples of each broken invariant; the log file has them all.
     const report = {
       summary: result.summary,

@@ -32,7 +32,7 @@ export interface TortureOptions {
   /** SIGKILL + restart cycles while publishing (default 2). */
   readonly kills?: number;
   readonly seed?: number;
-  /** Requests in flight (standard) or ordering keys published in parallel (fifo). Default 12 / 8. */
+  /** Requests in flight (standard) or ordering keys published in parallel (fifo). Default 12 for both. */
   readonly concurrency?: number;
   /** How long, after publishing, every accepted event has to reach a final state (default 120 s). */
   readonly settleTimeoutMs?: number;
@@ -102,9 +102,13 @@ const REQUEST_TIMEOUT_MS = 20_000;
 const PUBLISH_MAX_ATTEMPTS = 80;
 const PUBLISH_MAX_MS = 90_000;
 const MAX_BATCH = 20;
-const FIFO_KEYS_DEFAULT = 8;
+/**
+ * Ordering keys in FIFO mode. While one event of a key waits for a retry (every event matching
+ * the fail-first receiver does), the key's later events wait too: more keys, shorter queues.
+ */
+const FIFO_KEYS_DEFAULT = 12;
 /** Examples kept per invariant in the log file. */
-const MAX_EXAMPLES = 200;
+const MAX_EXAMPLES = 5000;
 
 // ---- subscriptions and receivers
 
@@ -373,10 +377,8 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
   const logDir = path.resolve(options.logDir ?? path.join(__dirname, '..', '..', 'test-reports', 'torture'), `${mode}-${runId}`);
   fs.mkdirSync(logDir, { recursive: true });
   const logFile = path.join(logDir, 'torture.log');
-  const logLines: string[] = [];
   const note = (line: string) => {
     const stamped = `${new Date().toISOString()} ${line}`;
-    logLines.push(stamped);
     fs.appendFileSync(logFile, stamped + '\n');
   };
   const say = (line: string) => {
