@@ -169,6 +169,8 @@ interface LogicalEvent {
   readonly envelope: Json;
   readonly expected: readonly string[];
   readonly answers: Answer[];
+  /** How it was published: alone, in a batch, or alone three times at once with one key. */
+  via?: 'single' | 'batch' | 'single x3';
   /** The first eventId answered. */
   eventId?: string;
   /** Order in which events got their first 202 (publish order, per ordering key in FIFO mode). */
@@ -218,13 +220,9 @@ function planEvents(count: number, mode: Mode, rng: () => number, runId: string,
     // FIFO: a batch holds events of one ordering key, in order.
     const orderingKey = mode === 'fifo' ? pick(rng, orderingKeys) : undefined;
     const unitEvents = Array.from({ length: size }, () => newEvent(orderingKey));
-    units.push({
-      index: units.length,
-      idempotencyKey: `torture-${runId}-u${units.length}`,
-      events: unitEvents,
-      batch,
-      copies: !batch && rng() < 0.02 ? 3 : 1,
-    });
+    const copies = !batch && rng() < 0.02 ? 3 : 1;
+    for (const e of unitEvents) e.via = batch ? 'batch' : copies > 1 ? 'single x3' : 'single';
+    units.push({ index: units.length, idempotencyKey: `torture-${runId}-u${units.length}`, events: unitEvents, batch, copies });
   }
   return { units, events };
 }
@@ -733,7 +731,7 @@ function checkInvariants(
   let duplicates = 0;
   for (const [key, list] of pairs) {
     const ids = new Set(list.map((d) => d.webhookId));
-    if (ids.size > 1) flag('unstableIds', `${key}: ${ids.size} webhook-ids ${[...ids].join(', ')}`);
+    if (ids.size > 1) flag('unstableIds', `${key} (${byRef.get(key.split('|')[0])?.via}): ${ids.size} webhook-ids ${[...ids].join(', ')}`);
     for (const id of ids) pairsOfWebhookId.set(id, new Set([...(pairsOfWebhookId.get(id) ?? []), key]));
     const ok = list.filter((d) => d.verified && d.status < 300).length;
     duplicates += Math.max(0, ok - 1);
@@ -754,7 +752,7 @@ function checkInvariants(
     if (missing.length > 0) {
       byFlavour[e.flavour].lost++;
       const tried = e.expected.map((s) => `${s}:${(pairs.get(`${e.ref}|${s}`) ?? []).map((d) => d.status).join('/') || 'none'}`).join(' ');
-      flag('lost', `${e.ref} ${e.eventId} (${e.flavour}, ${e.eventType} ${e.severity}) never delivered to ${missing.join(', ')} [attempts seen ${tried}]`);
+      flag('lost', `${e.ref} ${e.eventId} (${e.flavour}, ${e.via}, ${e.eventType} ${e.severity}) never delivered to ${missing.join(', ')} [attempts seen ${tried}]`);
     }
 
     // (f) exact payloads, (d) ids under which it was delivered, spoofed service fields.
@@ -793,7 +791,7 @@ function checkInvariants(
     }
     if (altered) {
       byFlavour[e.flavour].altered++;
-      flag('alteredPayloads', `${e.ref} ${e.eventId} (${e.flavour}) ${altered}`);
+      flag('alteredPayloads', `${e.ref} ${e.eventId} (${e.flavour}, ${e.via}) ${altered}`);
     }
 
     // (e) the final state through GET /events/{id}.
