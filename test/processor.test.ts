@@ -835,6 +835,12 @@ describe('integrity: nothing accepted is lost or altered', () => {
 
       expect(result).toEqual(failed(records[0].messageId, records[2].messageId));
       expect(receiver.requests.map((r) => JSON.parse(r.body).data.title)).toEqual(['first-a', 'first-b', 'second-b']);
+      // The waiting record hides for its retry; the one held back behind it is released at once,
+      // not left to the queue's 6-minute visibility timeout (SQS keeps the group closed meanwhile).
+      const visibility = new Map(fifo.visibilityChanges().map((c) => [c.ReceiptHandle, c.VisibilityTimeout]));
+      expect(visibility.get(records[0].receiptHandle)).toBeGreaterThanOrEqual(1);
+      expect(visibility.get(records[2].receiptHandle)).toBe(0);
+      expect(visibility.size).toBe(2);
     } finally {
       fifo.sqsMock.restore();
     }

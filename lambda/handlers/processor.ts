@@ -24,6 +24,8 @@ const documents = dynamoDocumentClient();
 let recorded = false;
 const subscriptionIndex = new DynamoSubscriptionIndex(documents, config.SUBSCRIPTIONS_TABLE_NAME);
 
+const queueControl = new SqsQueueControl(sqs(), config.QUEUE_URL, config.DEAD_LETTER_QUEUE_URL, config.QUEUE_FIFO);
+
 const processor = new EventProcessor({
   events: new DynamoEventStore(documents, config.EVENTS_TABLE_NAME),
   notifications: new DynamoNotificationStore(documents, config.NOTIFICATIONS_TABLE_NAME),
@@ -31,7 +33,7 @@ const processor = new EventProcessor({
   schemas: new JsonSchemaValidator(config.EVENT_SCHEMAS),
   webhooks: new HttpWebhookTransport({ allowPrivateTargets: config.ALLOW_PRIVATE_TARGETS }),
   email: config.EMAIL_FROM_ADDRESS ? new SesEmailTransport(ses(), config.EMAIL_FROM_ADDRESS, config.SES_CONFIGURATION_SET) : undefined,
-  queue: new SqsQueueControl(sqs(), config.QUEUE_URL, config.DEAD_LETTER_QUEUE_URL, config.QUEUE_FIFO),
+  queue: queueControl,
   pauser: subscriptionIndex,
   metrics: {
     count: (name, value, channel) => {
@@ -88,11 +90,19 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
     // FIFO: records run one after another; a record that fails or waits for a retry holds back
     // the later records of its message group only, so each group stays in order.
     if (config.QUEUE_FIFO) {
-      return await processPartialResponse(event, (record: SQSRecord) => handleRecord(record, context), new SqsFifoPartialProcessorAsync(), {
-        context,
-        throwOnFullBatchFailure: false,
-        skipGroupOnError: true,
-      });
+      const attempted = new Set<string>();
+      const result = await processPartialResponse(event, (record: SQSRecord) => {
+        attempted.add(record.messageId);
+        return handleRecord(record, context);
+      }, new SqsFifoPartialProcessorAsync(), { context, throwOnFullBatchFailure: false, skipGroupOnError: true });
+      // Records held back behind a failed record of their group were never attempted: make them
+      // visible again now (SQS still holds the group while the earlier record waits), or they keep
+      // the queue's visibility timeout and hold their group for minutes after a 1-second retry.
+      const skipped = event.Records.filter((r) => !attempted.has(r.messageId));
+      await Promise.all(skipped.map((r) => queueControl.retryLater(r.receiptHandle, 0).catch((error: unknown) => {
+        logger.warn('Could not release a held-back record; it returns after the visibility timeout', { messageId: r.messageId, error: error as Error });
+      })));
+      return result;
     }
     return await processPartialResponse(event, (record: SQSRecord) => handleRecord(record, context), new BatchProcessor(EventType.SQS), {
       context,
