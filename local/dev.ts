@@ -16,6 +16,7 @@ export function parseSchedule(value: string): number[] {
 const USAGE = `Usage: npm run dev -- [--port 3000] [--api-key KEY ...] [--data-dir .ens-data]
                       [--retry-schedule 0s,1s,2s] [--allow-private-targets] [--ses-port 8005] [--verbose]
                       [--fifo]                              FIFO queues, as the construct's fifo: true
+                      [--isolation shared|api-key]          who receives whose events (the construct's isolation)
                       [--inbound name=provider:secret ...]   provider: shopify, github, stripe, standard-webhooks
                       [--event-schemas schemas.json]        {"eventType": <JSON Schema>, ...}`;
 
@@ -65,6 +66,7 @@ function parseOptions(): DevOptions | undefined {
       'inbound': { type: 'string', multiple: true },
       'event-schemas': { type: 'string' },
       'fifo': { type: 'boolean', default: false },
+      'isolation': { type: 'string', default: 'shared' },
       'help': { type: 'boolean', default: false },
     },
   });
@@ -76,6 +78,7 @@ function parseOptions(): DevOptions | undefined {
   const apiKeys = values['api-key'] ?? ['local-dev-key'];
   if (apiKeys.some((k) => k.length < 8)) throw new Error('--api-key must be at least 8 characters');
   const inboundWebhooks = (values.inbound ?? []).map(parseInbound);
+  if (values.isolation !== 'shared' && values.isolation !== 'api-key') throw new Error(`--isolation must be shared or api-key, got ${values.isolation}`);
   return {
     apiKeys,
     inboundWebhooks,
@@ -86,6 +89,7 @@ function parseOptions(): DevOptions | undefined {
       dataDir: path.resolve(values['data-dir']),
       retryScheduleSeconds: values['retry-schedule'] ? parseSchedule(values['retry-schedule']) : undefined,
       fifo: values.fifo,
+      isolation: values.isolation === 'api-key' ? 'API_KEY' : 'SHARED',
       allowPrivateTargets: values['allow-private-targets'],
       logLevel: values.verbose ? 'INFO' : 'WARN',
       inboundWebhooks,

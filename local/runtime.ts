@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import sesV2Local from 'aws-ses-v2-local';
-import { LocalRoute, ProxyHandler, startApiServer } from './api-server';
+import { LocalRoute, localApiKeyId, ProxyHandler, startApiServer } from './api-server';
 import { lockDataFolder } from './data-lock';
 import { LocalEventSource, SqsHandler } from './event-source';
 import { loadFunction } from './load-function';
@@ -12,6 +12,7 @@ import { QueueStore } from './queue-store';
 import { startSecretsServer } from './secrets-server';
 import { startSqsServer } from './sqs-server';
 import { tableDefinitions } from './tables';
+import { templateConfig } from './template-config';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
 
@@ -32,6 +33,8 @@ export interface RuntimeOptions {
    * ending in .fifo), deduplication per message group, and QUEUE_FIFO=true for the functions.
    */
   readonly fifo?: boolean;
+  /** The construct's isolation prop: who receives whose events. */
+  readonly isolation?: 'SHARED' | 'API_KEY';
   /** Let webhooks reach private and loopback addresses (local receivers). */
   readonly allowPrivateTargets?: boolean;
   readonly webhookTimeoutMs?: number;
@@ -85,7 +88,8 @@ const QUEUE_NAMES = {
   fifo: { events: 'ens-events.fifo', deadLetter: 'ens-events-dlq.fifo' },
 } as const;
 const TABLES = { events: 'ens-events', subscriptions: 'ens-subscriptions', notifications: 'ens-notifications' };
-const PROCESSOR_TIMEOUT_MS = 60_000;
+/** Stand-ins for the queue URLs in the template's values until the local SQS server has its port. */
+const QUEUE_URL_PLACEHOLDERS = { events: '@@events-queue-url@@', deadLetter: '@@dead-letter-queue-url@@' };
 
 /** Where the prebuilt handler bundles are (the same files the construct deploys). */
 export function bundlePath(name: 'ingest' | 'management' | 'processor'): string {
@@ -141,11 +145,30 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
   });
   const emailViewerUrl = `http://127.0.0.1:${(ses.address() as AddressInfo).port}`;
 
-  const fifo = options.fifo ?? false;
+  // Everything the construct decides comes from its synthesized template, with these props
+  // (local/template-config.ts). The queue URLs are known only once the local SQS server runs.
+  const config = templateConfig({
+    fifo: options.fifo ?? false,
+    isolation: options.isolation,
+    retryScheduleSeconds: schedule,
+    webhookTimeoutMs: options.webhookTimeoutMs,
+    maxEventSizeBytes: options.maxEventSizeBytes,
+    // Locally a new subscription should work at once; in AWS it is cached for 30 s by default.
+    subscriptionCacheTtlSeconds: 1,
+    emailFrom: options.emailFrom ?? 'notifications@local.test',
+    eventSchemas: options.eventSchemas,
+    inboundWebhooks: options.inboundWebhooks,
+  }, {
+    eventsQueueUrl: QUEUE_URL_PLACEHOLDERS.events,
+    deadLetterQueueUrl: QUEUE_URL_PLACEHOLDERS.deadLetter,
+    tables: TABLES,
+    defaultApiKeyId: localApiKeyId(options.apiKeys[0]),
+  });
+  const fifo = config.eventsQueue.fifo;
   const queueNames = fifo ? QUEUE_NAMES.fifo : QUEUE_NAMES.standard;
-  // As the construct sets the redrive policy (src/settings.ts); the processor reads it as
-  // MAX_RECEIVE_COUNT to dead-letter a message itself, with its reason, before SQS would.
-  const maxReceiveCount = schedule.length + 5;
+  // The processor reads it as MAX_RECEIVE_COUNT to dead-letter a message itself, with its
+  // reason, before the redrive would.
+  const maxReceiveCount = config.eventsQueue.maxReceiveCount;
   const store = new QueueStore(path.join(options.dataDir, 'queues.log'), [
     // FIFO as the construct deploys it: explicit deduplication ids, scoped per message group.
     { name: queueNames.events, fifo, deadLetterQueue: queueNames.deadLetter, maxReceiveCount, ...(fifo ? { deduplicationScope: 'messageGroup' as const } : {}) },
@@ -175,9 +198,22 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
     deadLetter: `${handlerEndpoints.sqs}/000000000000/${queueNames.deadLetter}`,
   };
   const inbound = options.inboundWebhooks ?? [];
-  const secrets = await startSecretsServer(new Map(inbound.map((s) => [`local/inbound/${s.name}`, s.secret])));
+  // Served under the secret ARNs the template gives the ingest function.
+  const secrets = await startSecretsServer(new Map(inbound.map((s) => [config.inboundSecretArns[s.name], s.secret])));
   started.push(() => secrets.stop());
 
+  // One process, so one environment for the three functions: their settings from the template
+  // (they agree wherever they overlap, checked here), plus what only the local runtime sets.
+  const functionSettings: Record<string, string> = {};
+  for (const [fn, settings] of Object.entries(config.functions)) {
+    for (const [name, value] of Object.entries(settings)) {
+      const local = value.split(QUEUE_URL_PLACEHOLDERS.events).join(queueUrls.events).split(QUEUE_URL_PLACEHOLDERS.deadLetter).join(queueUrls.deadLetter);
+      if (functionSettings[name] !== undefined && functionSettings[name] !== local) {
+        throw new Error(`local runtime: the template gives ${fn} ${name}=${local}, another function ${functionSettings[name]}`);
+      }
+      functionSettings[name] = local;
+    }
+  }
   Object.assign(process.env, {
     AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
     AWS_ACCESS_KEY_ID: 'local',
@@ -186,27 +222,11 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
     AWS_ENDPOINT_URL_SQS: handlerEndpoints.sqs,
     AWS_ENDPOINT_URL_SESV2: handlerEndpoints.sesv2,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
-    INBOUND_SOURCES: JSON.stringify(inbound.map((s) => ({
-      name: s.name, provider: s.provider, secretId: `local/inbound/${s.name}`, severity: s.severity ?? 'MEDIUM',
-    }))),
-    POWERTOOLS_SERVICE_NAME: 'event-notification-service-local',
+    ...functionSettings,
     POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
     POWERTOOLS_METRICS_DISABLED: 'true',
-    QUEUE_URL: queueUrls.events,
-    DEAD_LETTER_QUEUE_URL: queueUrls.deadLetter,
-    QUEUE_FIFO: String(fifo),
-    MAX_RECEIVE_COUNT: String(maxReceiveCount),
-    MAX_EVENT_SIZE_BYTES: String(options.maxEventSizeBytes ?? 256 * 1024),
-    EVENTS_TABLE_NAME: TABLES.events,
-    SUBSCRIPTIONS_TABLE_NAME: TABLES.subscriptions,
-    NOTIFICATIONS_TABLE_NAME: TABLES.notifications,
-    RETRY_SCHEDULE_SECONDS: schedule.join(','),
-    WEBHOOK_TIMEOUT_MS: String(options.webhookTimeoutMs ?? 15_000),
-    RETENTION_SECONDS: String(30 * 86400),
-    SUBSCRIPTION_CACHE_TTL_SECONDS: '1',
-    EMAIL_FROM_ADDRESS: options.emailFrom ?? 'notifications@local.test',
+    // Local only (never in AWS): webhooks to local receivers.
     ALLOW_PRIVATE_TARGETS: String(options.allowPrivateTargets ?? false),
-    EVENT_SCHEMAS: JSON.stringify(options.eventSchemas ?? {}),
   });
 
   const client = new DynamoDBClient({ endpoint: dynamoEndpoint });
@@ -267,11 +287,10 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
   const events = new LocalEventSource(store, () => loadFunction<SqsHandler>(processorBundle), {
     queue: queueNames.events,
     queueArn: `arn:aws:sqs:local:000000000000:${queueNames.events}`,
-    batchSize: 10,
-    // As the construct sets it (6 × the function timeout); never shorter than the function's time
-    // limit, or a batch still running is received again and its events delivered twice.
-    visibilityTimeoutMs: (options.visibilityTimeoutSeconds ?? (6 * PROCESSOR_TIMEOUT_MS) / 1000) * 1000,
-    functionTimeoutMs: PROCESSOR_TIMEOUT_MS,
+    batchSize: config.eventSource.batchSize,
+    // As the template sets them (the queue's visibility timeout is 6 × the function's timeout).
+    visibilityTimeoutMs: (options.visibilityTimeoutSeconds ?? config.eventsQueue.visibilityTimeoutSeconds) * 1000,
+    functionTimeoutMs: config.processorTimeoutSeconds * 1000,
     concurrency: options.concurrency ?? 4,
     pollIntervalMs: 50,
     onError: (error) => console.error('processor invocation failed; the batch will be retried:', error),

@@ -504,13 +504,15 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
       const deadline = Date.now() + PUBLISH_MAX_MS;
       for (let attempt = 0; attempt < PUBLISH_MAX_ATTEMPTS && Date.now() < deadline; attempt++) {
         const answer = await http(runtime.apiUrl + route, 'POST', body, { 'idempotency-key': unit.idempotencyKey });
-        if ('error' in answer || answer.status >= 500 || answer.status === 429) {
+        // 409: another copy of this key is still being queued (or died queueing it): the API
+        // asks to retry with the same key and body, as a careful publisher does.
+        if ('error' in answer || answer.status >= 500 || answer.status === 429 || answer.status === 409) {
           await backoff(attempt);
           continue;
         }
         const json = tryJson(answer.text);
         if (answer.status !== 202) {
-          for (const e of unit.events) recordAnswer(e, { status: answer.status, problem: answer.text.slice(0, 500) });
+          for (const e of unit.events) recordAnswer(e, { status: answer.status, problem: answer.text.slice(0, 2000) });
           return;
         }
         if (!unit.batch) {
@@ -522,8 +524,8 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
           const item = json?.events?.[i];
           if (item?.eventId) return recordAnswer(e, { status: 202, eventId: item.eventId });
           const status = Number(item?.error?.status ?? 0);
-          if (status >= 500 || status === 429 || status === 0) retry = true;
-          else recordAnswer(e, { status, problem: JSON.stringify(item?.error ?? item).slice(0, 500) });
+          if (status >= 500 || status === 429 || status === 409 || status === 0) retry = true;
+          else recordAnswer(e, { status, problem: JSON.stringify(item?.error ?? item).slice(0, 2000) });
         });
         if (!retry) return;
         await backoff(attempt);
@@ -694,6 +696,13 @@ function checkInvariants(
   // notAccepted + (d) idempotency: one eventId per key (per position of a batch), one event per eventId.
   const eventIdOwners = new Map<string, Set<string>>();
   for (const e of events) {
+    // An event that sets the service's own fields must be refused with a 400 naming each of them
+    // (DESIGN §11): accepting it is a spoofing hole, any other answer a plain refusal.
+    if (e.spoof) {
+      const last = e.answers[e.answers.length - 1];
+      if (e.eventId !== undefined) flag('spoofedFields', `${e.ref}: an event setting ${Object.keys(SPOOFED).join(', ')} was accepted as ${e.eventId}`);
+      else if (last?.status === 400 && Object.keys(SPOOFED).every((field) => last.problem?.includes(`/${field}"`))) continue;
+    }
     if (e.eventId === undefined) {
       const last = e.answers[e.answers.length - 1];
       flag('notAccepted', `${e.ref} (${e.flavour}) ${last ? `answered ${last.status}: ${last.problem}` : 'never answered'}`);
