@@ -113,7 +113,10 @@ export function impliedRequests(model: ResolvedTemplate, request: IamRequest): I
       'kms:ViaService': `${service}.${REGION}.amazonaws.com`,
       'kms:CallerAccount': ACCOUNT,
     }
-    // A service principal (CloudWatch alarms) carries the source of its request.
+    // A service principal carries the source of its request. An assumption for CloudWatch alarms
+    // (the key policy's CloudWatch statement relies on it): AWS documents that EventBridge's KMS
+    // requests for encrypted topics carry no aws:SourceAccount/aws:SourceArn, and no such
+    // exception for CloudWatch.
     : Object.fromEntries(Object.entries(request.context).filter(([k]) => k === 'aws:SourceAccount' || k === 'aws:SourceArn'));
   return actions.map((action) => ({
     origin: 'implied',
