@@ -69,6 +69,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'dynalite',
     'aws-ses-v2-local',
     'fast-check',
+    // IAM evaluation of every recorded AWS request against the synthesized template (DESIGN §10)
+    '@cloud-copilot/iam-simulate',
     // handler runtime dependencies (bundled into assets/, never runtime deps of the package)
     '@aws-sdk/client-sqs',
     '@aws-sdk/client-dynamodb',
