@@ -43,16 +43,31 @@ function inboundSourcesJson(sources: InboundWebhookSource[]): string {
 
 
 /**
- * Grants exactly these DynamoDB actions on one table (and its indexes, for Query), optionally
- * only on items whose partition key starts with `leadingKeys`. Least privilege by construction:
- * the handlers' requests are listed in lambda/adapters/dynamo-*.ts.
+ * Grants exactly these DynamoDB actions on one table, optionally only on items whose partition
+ * key starts with `leadingKeys`. Least privilege by construction: the handlers' requests are
+ * listed in lambda/adapters/dynamo-*.ts, and test/iam evaluates every one of them.
  */
-function grantItems(role: iam.IRole, table: dynamodb.ITable, actions: string[], options: { indexes?: boolean; leadingKeys?: string } = {}): void {
+function grantItems(role: iam.IRole, table: dynamodb.ITable, actions: string[], options: { leadingKeys?: string } = {}): void {
   role.addToPrincipalPolicy(new iam.PolicyStatement({
     actions: actions.map((a) => `dynamodb:${a}`),
-    resources: [table.tableArn, ...(options.indexes ? [`${table.tableArn}/index/*`] : [])],
+    resources: [table.tableArn],
     ...(options.leadingKeys ? { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${options.leadingKeys}*`] } } } : {}),
   }));
+}
+
+/** Query on a table's indexes only (the handlers never query the base table). */
+function grantIndexQuery(role: iam.IRole, table: dynamodb.ITable): void {
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${table.tableArn}/index/*`] }));
+}
+
+/**
+ * SendMessage (and so SendMessageBatch) on one queue, and its own KMS key if it has one other
+ * than the service's. CDK's grantSendMessages also gives GetQueueAttributes and GetQueueUrl,
+ * which the functions never call (they get URLs from their environment).
+ */
+function grantSend(role: iam.IRole, queue: sqs.IQueue, serviceKey: kms.IKey): void {
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
+  if (queue.encryptionMasterKey && queue.encryptionMasterKey !== serviceKey) queue.encryptionMasterKey.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt');
 }
 
 /**
@@ -151,7 +166,7 @@ export class EventNotificationService extends Construct {
         ? { INBOUND_SOURCES: inboundSourcesJson(settings.inboundWebhooks) } satisfies FunctionSettings<IngestSetting>
         : undefined,
     });
-    this.queue.grantSendMessages(ingest.role);
+    grantSend(ingest.role, this.queue, this.encryptionKey);
     for (const source of settings.inboundWebhooks) source.secret.grantRead(ingest.role);
     grantItems(ingest.role, this.eventsTable, ['GetItem', 'PutItem', 'UpdateItem'], { leadingKeys: IDEMPOTENCY_KEY_PREFIX });
     this.encryptionKey.grantEncryptDecrypt(ingest.role);
@@ -172,7 +187,8 @@ export class EventNotificationService extends Construct {
       } satisfies FunctionSettings<ManagementSetting>,
     });
     // Exactly the requests the handler makes: no Scan, no batch, nothing of the idempotency records.
-    grantItems(management.role, this.subscriptionsTable, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'], { indexes: true });
+    grantItems(management.role, this.subscriptionsTable, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
+    grantIndexQuery(management.role, this.subscriptionsTable); // byOwner
     grantItems(management.role, this.eventsTable, ['GetItem'], { leadingKeys: EVENT_KEY_PREFIX }); // GET /events/{eventId}
     grantItems(management.role, this.notificationsTable, ['Query']);
     this.encryptionKey.grantEncryptDecrypt(management.role);
@@ -206,10 +222,10 @@ export class EventNotificationService extends Construct {
       settings: settings.eventSchemasJson ? { EVENT_SCHEMAS: settings.eventSchemasJson } satisfies FunctionSettings<ProcessorSetting> : undefined,
     });
     processor.function.addEventSource(new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true }));
-    this.deadLetterQueue.grantSendMessages(processor.role);
+    grantSend(processor.role, this.deadLetterQueue, this.encryptionKey);
     grantItems(processor.role, this.eventsTable, ['PutItem'], { leadingKeys: EVENT_KEY_PREFIX });
     grantItems(processor.role, this.notificationsTable, ['Query', 'BatchWriteItem']);
-    grantItems(processor.role, this.subscriptionsTable, ['Query'], { indexes: true }); // matching (byEventType)
+    grantIndexQuery(processor.role, this.subscriptionsTable); // matching (byEventType)
     grantItems(processor.role, this.subscriptionsTable, ['UpdateItem']); // 410 Gone pauses a subscription
     this.encryptionKey.grantEncryptDecrypt(processor.role);
     if (settings.email) {
