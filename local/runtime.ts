@@ -207,7 +207,9 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
   const functionSettings: Record<string, string> = {};
   for (const [fn, settings] of Object.entries(config.functions)) {
     for (const [name, value] of Object.entries(settings)) {
-      const local = value.replaceAll(QUEUE_URL_PLACEHOLDERS.events, queueUrls.events).replaceAll(QUEUE_URL_PLACEHOLDERS.deadLetter, queueUrls.deadLetter);
+      const local = value
+        .replaceAll(QUEUE_URL_PLACEHOLDERS.events, queueUrls.events)
+        .replaceAll(QUEUE_URL_PLACEHOLDERS.deadLetter, queueUrls.deadLetter);
       if (functionSettings[name] !== undefined && functionSettings[name] !== local) {
         throw new Error(`local runtime: the template gives ${fn} ${name}=${local}, another function ${functionSettings[name]}`);
       }
