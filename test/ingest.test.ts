@@ -594,6 +594,52 @@ describe('ingest handler (standard queue)', () => {
       expect(sqsMock.calls()).toHaveLength(0);
     });
 
+    const fifoBatchCalls = () => fifoMock.commandCalls(fifo.sqs.SendMessageBatchCommand).map((c) => c.args[0].input);
+    const titles = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => event({ orderingKey: 'order-key', title: `${prefix}-${i}` }));
+
+    test('a batch of 20 events of one ordering key goes to SQS in order, one chunk after the other', async () => {
+      const result = await fifo.handler(apiEvent({ method: 'POST', resource: '/events/batch', body: { events: titles(20, 'ordered') }, apiKeyId: PUBLISHER }));
+      expect(result.statusCode).toBe(202);
+      const sent = fifoBatchCalls().flatMap((input) => input.Entries ?? []).map((e) => readQueueBody(e.MessageBody!).event.title);
+      expect(sent).toEqual(titles(20, 'ordered').map((e) => e.title));
+    });
+
+    test('when a chunk is not queued, the later events of its ordering key are held back (503), not queued ahead of its retry', async () => {
+      fifoMock.on(fifo.sqs.SendMessageBatchCommand).rejectsOnce(new Error('throttled'));
+      const result = await fifo.handler(apiEvent({ method: 'POST', resource: '/events/batch', body: { events: titles(20, 'held') }, apiKeyId: PUBLISHER }));
+      // Nothing was accepted: the caller retries the batch, and its events are queued in order.
+      expect(result.statusCode).toBe(503);
+      expect(fifoBatchCalls()).toHaveLength(1);
+    });
+
+    test('an event answered 409 (its key still being queued) holds back the later events of its ordering key in the request', async () => {
+      const key = `fifo-held-${randomUUID()}`;
+      const first = titles(2, 'first');
+      const accepted = await fifo.handler(apiEvent({ method: 'POST', resource: '/events/batch', body: { events: first }, headers: { 'Idempotency-Key': key }, apiKeyId: PUBLISHER }));
+      expect(accepted.statusCode).toBe(202);
+      // As if the first request were still queueing item 0: its claim is fresh and not enqueued.
+      const scan = await dynamo.documentClient.send(new ScanCommand({
+        TableName: dynamo.tableNames.events, FilterExpression: 'refEventId = :id', ExpressionAttributeValues: { ':id': jsonBody(accepted).events[0].eventId },
+      }));
+      await dynamo.documentClient.send(new UpdateCommand({
+        TableName: dynamo.tableNames.events,
+        Key: { eventId: scan.Items![0].eventId },
+        UpdateExpression: 'SET enqueued = :false, claimedAt = :now',
+        ExpressionAttributeValues: { ':false': false, ':now': Date.now() },
+      }));
+      fifoMock.reset();
+      acceptEverything(fifoMock, fifo.sqs);
+      const body = { events: [...first, event({ orderingKey: 'order-key', title: 'third' }), event({ orderingKey: 'other-key', title: 'other' })] };
+
+      const repeat = jsonBody(await fifo.handler(apiEvent({ method: 'POST', resource: '/events/batch', body, headers: { 'Idempotency-Key': key }, apiKeyId: PUBLISHER })));
+
+      // Item 1 is on the queue already (a replay); the new 'third' must wait for item 0; 'other' is another key.
+      expect(repeat.events.map((e: any) => e.eventId ? 202 : e.error.status)).toEqual([409, 202, 503, 202]);
+      const sent = [...fifoSends(), ...fifoBatchCalls().flatMap((input) => input.Entries ?? [])]
+        .map((e) => readQueueBody(e.MessageBody!).event.title);
+      expect(sent).toEqual(['other']);
+    });
+
     test('an orderingKey, when given, is the MessageGroupId', async () => {
       const result = await fifo.handler(apiEvent({
         method: 'POST', resource: '/events', body: event({ orderingKey: 'tenant-42' }), apiKeyId: PUBLISHER,

@@ -32,7 +32,22 @@ export class SqsEventQueue implements EventQueue {
       }
     }
     const outcomes: SendOutcome[] = new Array(messages.length);
-    await Promise.all(this.chunks(bodies).map((chunk) => this.sendChunk(messages, bodies, chunk, outcomes)));
+    if (!this.fifo) {
+      await Promise.all(this.chunks(bodies).map((chunk) => this.sendChunk(messages, bodies, chunk, outcomes)));
+      return outcomes;
+    }
+    // FIFO: chunks one after another, so the queue gets a request's events in their order; after
+    // a message that was not queued, the later ones of its group are not sent either (their
+    // retry must not land behind them).
+    const failedGroups = new Set<string>();
+    for (const chunk of this.chunks(bodies)) {
+      const sendable = chunk.filter((i) => !failedGroups.has(messageGroupOf(messages[i].event)));
+      for (const i of chunk) {
+        if (!sendable.includes(i)) outcomes[i] = { ok: false, reason: 'held back behind an earlier event of its ordering key that was not queued' };
+      }
+      if (sendable.length > 0) await this.sendChunk(messages, bodies, sendable, outcomes);
+      for (const i of chunk) if (!outcomes[i].ok) failedGroups.add(messageGroupOf(messages[i].event));
+    }
     return outcomes;
   }
 

@@ -7,7 +7,7 @@ import {
 import { newId, timeOfId } from './ids';
 import { parseJsonBody, requireJsonContentType } from './json-body';
 import { FieldError, HttpProblem, zodFieldErrors } from './problem';
-import { QueuedEvent } from './queue-message';
+import { messageGroupOf, QueuedEvent } from './queue-message';
 import { EventQueue, SendOutcome } from './queued-event';
 import { arrayElements, compactJson, memberText } from './raw-json';
 
@@ -24,6 +24,12 @@ export const MAX_BATCH_BODY_BYTES = 4 * 1024 * 1024;
 export interface IngestConfig {
   /** Largest accepted event body in bytes (the construct's `maxEventSize`). */
   readonly maxEventSizeBytes: number;
+  /**
+   * FIFO: the events of a request that share an ordering key are queued in their order, so an
+   * event after one that could not be queued (yet) is not queued either: its retry would
+   * otherwise land behind the later ones.
+   */
+  readonly keepOrder?: boolean;
 }
 
 export interface IngestDependencies {
@@ -171,7 +177,7 @@ export class IngestService {
   private async accept(candidates: readonly Candidate[], callerKeyId: string | undefined, source = 'api'): Promise<Outcome[]> {
     const nowMs = this.now();
     const expiresAt = Math.floor(nowMs / 1000) + IDEMPOTENCY_WINDOW_SECONDS;
-    const plans = await Promise.all(candidates.map((c) => this.plan(c, newId('evt', nowMs), expiresAt)));
+    const plans = this.holdBackOutOfOrder(await Promise.all(candidates.map((c) => this.plan(c, newId('evt', nowMs), expiresAt))));
 
     const toSend = plans.filter((p): p is SendPlan => p.kind === 'send');
     const messages: QueuedEvent[] = toSend.map((p) => ({
@@ -193,7 +199,11 @@ export class IngestService {
     const outcomeOf = new Map(toSend.map((plan, i) => [plan, sendOutcomes[i]]));
 
     return Promise.all(plans.map(async (plan): Promise<Outcome> => {
-      if (plan.kind === 'rejected') return { accepted: false, problem: plan.problem };
+      if (plan.kind === 'rejected') {
+        const key = plan.candidate?.idempotencyKey;
+        if (plan.release && key !== undefined) await this.deps.idempotency.release(key).catch(() => undefined);
+        return { accepted: false, problem: plan.problem };
+      }
       if (plan.kind === 'already-queued') return { accepted: true, eventId: plan.eventId, replayed: true };
       const key = plan.candidate.idempotencyKey;
       const outcome = outcomeOf.get(plan);
@@ -208,6 +218,32 @@ export class IngestService {
     }));
   }
 
+  /**
+   * FIFO: after an event that the caller must retry (409, 503), the later events of its ordering
+   * key in the same request are held back too (503, their claims released), so the retry queues
+   * them in their order. An event refused for good (422) holds nothing back.
+   */
+  private holdBackOutOfOrder(plans: Plan[]): Plan[] {
+    if (!this.config.keepOrder) return plans;
+    const blocked = new Set<string>();
+    return plans.map((plan) => {
+      if (plan.kind === 'already-queued') return plan;
+      const group = plan.candidate ? messageGroupOf(plan.candidate.envelope) : undefined;
+      if (group === undefined) return plan;
+      if (plan.kind === 'rejected') {
+        if (plan.problem.status === 409 || plan.problem.status >= 500) blocked.add(group);
+        return plan;
+      }
+      if (!blocked.has(group)) return plan;
+      return {
+        kind: 'rejected',
+        candidate: plan.candidate,
+        release: plan.claimedNow,
+        problem: unavailable('An earlier event of this ordering key in the request was not queued, so this one was held back to keep their order. Retry.'),
+      };
+    });
+  }
+
   /** Decides what to do with one event: send it, answer from an earlier request, or reject it. */
   private async plan(candidate: Candidate, eventId: string, expiresAt: number): Promise<Plan> {
     const key = candidate.idempotencyKey;
@@ -217,7 +253,7 @@ export class IngestService {
       if (claim.status === 'claimed') return { kind: 'send', candidate, eventId, claimedNow: true, replayed: false };
       return await this.planRepeat(candidate, key, claim, eventId, expiresAt);
     } catch {
-      return { kind: 'rejected', problem: unavailable('The idempotency record could not be written; nothing was queued. Retry later.') };
+      return { kind: 'rejected', candidate, problem: unavailable('The idempotency record could not be written; nothing was queued. Retry later.') };
     }
   }
 
@@ -237,13 +273,13 @@ export class IngestService {
         if (again.status === 'claimed') return { kind: 'send', candidate, eventId, claimedNow: true, replayed: false };
         claim = again;
       }
-      if (claim.fingerprint !== candidate.fingerprint) return { kind: 'rejected', problem: idempotencyMismatch() };
+      if (claim.fingerprint !== candidate.fingerprint) return { kind: 'rejected', candidate, problem: idempotencyMismatch() };
       if (claim.enqueued) return { kind: 'already-queued', eventId: claim.eventId };
       const nowMs = this.now();
       if (nowMs - claim.claimedAt >= IDEMPOTENCY_LEASE_MS && await this.deps.idempotency.takeOver(key, claim.claimedAt, nowMs)) {
         return { kind: 'send', candidate, eventId: claim.eventId, claimedNow: true, replayed: true };
       }
-      if (nowMs >= waitUntil) return { kind: 'rejected', problem: idempotencyInProgress() };
+      if (nowMs >= waitUntil) return { kind: 'rejected', candidate, problem: idempotencyInProgress() };
       await this.sleep(IN_PROGRESS_POLL_MS);
       claim = await this.deps.idempotency.read(key);
     }
@@ -262,7 +298,13 @@ interface SendPlan {
 type Plan =
   | SendPlan
   | { readonly kind: 'already-queued'; readonly eventId: string }
-  | { readonly kind: 'rejected'; readonly problem: HttpProblem };
+  | {
+    readonly kind: 'rejected';
+    readonly problem: HttpProblem;
+    readonly candidate?: Candidate;
+    /** The claim this request made must be given up (an event held back to keep the order). */
+    readonly release?: boolean;
+  };
 
 function parseBatch(body: unknown): unknown[] {
   if (typeof body !== 'object' || body === null || Array.isArray(body) || !Array.isArray((body as { events?: unknown }).events)) {

@@ -17,7 +17,7 @@ const service = new IngestService(
     queue: new SqsEventQueue(sqs(), config.QUEUE_URL, config.QUEUE_FIFO),
     idempotency: new DynamoIdempotencyStore(dynamoDocumentClient(), config.EVENTS_TABLE_NAME),
   },
-  { maxEventSizeBytes: config.MAX_EVENT_SIZE_BYTES },
+  { maxEventSizeBytes: config.MAX_EVENT_SIZE_BYTES, keepOrder: config.QUEUE_FIFO },
 );
 
 const inbound = new InboundWebhookService(

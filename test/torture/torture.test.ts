@@ -32,6 +32,8 @@ describe('torture (short): the local runtime under concurrent publishes, a SIGKI
       examples: result.examples.slice(0, 12).map((line) => (line.length > 240 ? `${line.slice(0, 237)}...` : line)),
       log: result.logFile,
     };
-    expect(report).toEqual({ ...report, error: undefined, accepted: EVENTS, counts: NONE, examples: [] });
+    // Every valid event accepted; those that set the service's own fields refused (400).
+    expect(result.spoofing).toBeGreaterThan(0);
+    expect(report).toEqual({ ...report, error: undefined, accepted: EVENTS - result.spoofing, counts: NONE, examples: [] });
   }, 80_000);
 });

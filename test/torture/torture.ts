@@ -80,6 +80,8 @@ export interface TortureResult {
   readonly mode: Mode;
   readonly events: number;
   readonly accepted: number;
+  /** Events that set the service's own fields: the API must refuse them (400), so they are never accepted. */
+  readonly spoofing: number;
   readonly counts: TortureCounts;
   /** Extra 2xx deliveries with the same webhook-id (at-least-once: reported, allowed). */
   readonly duplicates: number;
@@ -625,7 +627,8 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
     note(`by flavour ${JSON.stringify(result.byFlavour)}`);
     note(`receivers ${JSON.stringify(receivers.map((r, i) => ({ receiver: ['ok', 'failFirst', 'flaky'][i], requests: r.requests.length })))}`);
     note(`restarts ${JSON.stringify(runtime.restarts)}`);
-    return finish(mode, events.length, accepted, counts, result.duplicates, eventsPerSecond, seconds, undefined, result.examples, logFile, note);
+    return finish(mode, events.length, accepted, counts, result.duplicates, eventsPerSecond, seconds, undefined, result.examples, logFile, note,
+      events.filter((e) => e.spoof).length);
   } catch (runError) {
     error = runError instanceof Error ? runError.message : String(runError);
     say(`error: ${error}`);
@@ -654,19 +657,19 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
 
 function finish(
   mode: Mode, events: number, accepted: number, counts: TortureCounts, duplicates: number, eventsPerSecond: number, seconds: number,
-  error: string | undefined, examples: Record<string, string[]>, logFile: string, note: (line: string) => void,
+  error: string | undefined, examples: Record<string, string[]>, logFile: string, note: (line: string) => void, spoofing = 0,
 ): TortureResult {
   const broken = Object.values(counts).some((n) => n > 0);
   const ok = !error && !broken;
   const c = counts;
   const summary = error
     ? `mode=${mode} events=${events} error=${JSON.stringify(error)}`
-    : `mode=${mode} events=${events} accepted=${accepted} lost=${c.lost} unstableIds=${c.unstableIds} idempotencyBreaks=${c.idempotencyBreaks} `
+    : `mode=${mode} events=${events} accepted=${accepted} refusedSpoofing=${spoofing} lost=${c.lost} unstableIds=${c.unstableIds} idempotencyBreaks=${c.idempotencyBreaks} `
       + `badSignatures=${c.badSignatures} alteredPayloads=${c.alteredPayloads} spoofedFields=${c.spoofedFields} misrouted=${c.misrouted} `
       + `unaccounted=${c.unaccounted} crashes=${c.crashes} outOfOrder=${c.outOfOrder} duplicates=${duplicates} throughput=${eventsPerSecond.toFixed(1)} events/s`;
   note(`summary ${summary} (${seconds.toFixed(1)} s)`);
   const flat = Object.entries(examples).flatMap(([kind, list]) => list.slice(0, 3).map((line) => `${kind}: ${line}`));
-  return { mode, events, accepted, counts, duplicates, eventsPerSecond, seconds, error, ok, summary, examples: flat, logFile };
+  return { mode, events, accepted, spoofing, counts, duplicates, eventsPerSecond, seconds, error, ok, summary, examples: flat, logFile };
 }
 
 // ---- invariants
