@@ -22,7 +22,7 @@ const NONE: TortureCounts = {
 
 describe('torture (short): the local runtime under concurrent publishes, a SIGKILL and hostile payloads', () => {
   test.each(['standard', 'fifo'] as const)('%s queue: every invariant holds', async (mode) => {
-    const result = await runTorture({ mode, events: EVENTS, kills: 1, seed: 20261124, settleTimeoutMs: 30_000 });
+    const result = await runTorture({ mode, events: EVENTS, kills: 1, seed: 20261124, settleTimeoutMs: 60_000 });
     // On failure the diff shows the counts and examples of each broken invariant; the log file has them all.
     const report = {
       summary: result.summary,
@@ -35,5 +35,5 @@ describe('torture (short): the local runtime under concurrent publishes, a SIGKI
     // Every valid event accepted; those that set the service's own fields refused (400).
     expect(result.spoofing).toBeGreaterThan(0);
     expect(report).toEqual({ ...report, error: undefined, accepted: EVENTS - result.spoofing, counts: NONE, examples: [] });
-  }, 80_000);
+  }, 180_000);
 });
