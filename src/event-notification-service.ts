@@ -15,6 +15,7 @@ import {
   EVENT_KEY_PREFIX, FunctionSettings, IDEMPOTENCY_KEY_PREFIX, IngestSetting, ManagementSetting, METRICS_NAMESPACE, POWERTOOLS_METRICS_NAMESPACE,
   POWERTOOLS_SERVICE_NAME, ProcessorSetting,
 } from './contract';
+import { ServiceDashboard } from './dashboard';
 import { InboundWebhookSource } from './inbound-webhook-source';
 import { acknowledge } from './nag';
 import { NotificationApi } from './notification-api';
@@ -363,6 +364,21 @@ export class EventNotificationService extends Construct {
       serviceName,
       queueAgeThreshold: settings.queueAgeAlarmThreshold,
     }).alarms;
+
+    if (props.dashboard ?? true) {
+      this.dashboard = new ServiceDashboard(this, 'Dashboard', {
+        stage: this.api.deploymentStage,
+        eventsQueue: this.queue,
+        deadLetterQueue: this.deadLetterQueue,
+        functions: [
+          { name: 'Ingest', function: this.ingestFunction },
+          { name: 'Management', function: this.managementFunction },
+          { name: 'Processor', function: this.processorFunction },
+        ],
+        alarms: this.alarms,
+        serviceName,
+      }).dashboard;
+    }
 
     // What the replay tool needs (`replay … --stack <name>`); outputs grant nothing.
     new CfnOutput(this, 'EventsQueueUrl', { value: this.queue.queueUrl, description: 'Events queue of the event notification service' });

@@ -235,6 +235,15 @@ export interface EventNotificationServiceProps {
   readonly queuePublisherApiKey?: apigateway.IApiKey;
 
   /**
+   * Create a CloudWatch dashboard of the service: API traffic, errors and latency, queue depth
+   * and age, dead-letter queue depth, deliveries per channel, publish-to-delivery latency, the
+   * functions' health and the alarms.
+   *
+   * @default true
+   */
+  readonly dashboard?: boolean;
+
+  /**
    * X-Ray active tracing on the API stage and the functions.
    *
    * @default true

@@ -74,7 +74,7 @@ const APPS: [string, EventNotificationServiceProps | ((stack: Stack) => EventNot
   ['all props', allProps],
   ['fifo with email and alarmEmail', { fifo: true, email: { fromAddress: 'alerts@example.com' }, alarmEmail: 'ops@example.com' }],
   ['webAclArn', { webAclArn: 'arn:aws:wafv2:us-east-1:123456789012:regional/webacl/notifications/a1b2c3d4' }],
-  ['no tracing', { tracing: false }],
+  ['no dashboard, no tracing', { dashboard: false, tracing: false }],
 ];
 const CASES = APPS.flatMap(([name, props]) => (['AwsSolutions', 'Serverless'] as const).map((pack) => [pack, name, props] as const));
 
