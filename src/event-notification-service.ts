@@ -15,6 +15,7 @@ import {
   EVENT_KEY_PREFIX, FunctionSettings, IDEMPOTENCY_KEY_PREFIX, IngestSetting, ManagementSetting, METRICS_NAMESPACE, POWERTOOLS_METRICS_NAMESPACE,
   POWERTOOLS_SERVICE_NAME, ProcessorSetting,
 } from './contract';
+import { ServiceDashboard } from './dashboard';
 import { InboundWebhookSource } from './inbound-webhook-source';
 import { acknowledge } from './nag';
 import { NotificationApi } from './notification-api';
@@ -102,8 +103,10 @@ export class EventNotificationService extends Construct {
   public readonly alarmTopic: sns.ITopic;
   /** The alarms of the service. */
   public readonly alarms: cloudwatch.IAlarm[];
-  /** The KMS key of the queues, tables and alarm topic. */
+  /** The KMS key of the queues, tables, alarm topic and log groups. */
   public readonly encryptionKey: kms.IKey;
+  /** The CloudWatch dashboard of the service, unless `dashboard: false`. */
+  public readonly dashboard?: cloudwatch.Dashboard;
 
   private readonly notificationApi: NotificationApi;
 
@@ -114,7 +117,7 @@ export class EventNotificationService extends Construct {
     const serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
 
     this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
-      description: `Encrypts the queues, tables and alarm topic of ${this.node.path}`,
+      description: `Encrypts the queues, tables, alarm topic and log groups of ${this.node.path}`,
       enableKeyRotation: true,
       removalPolicy: settings.removalPolicy,
     });
@@ -124,6 +127,18 @@ export class EventNotificationService extends Construct {
       actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
       resources: ['*'],
       conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+    }));
+    // The log groups are encrypted with the key: CloudWatch Logs may use it for this account's
+    // log groups only (the encryption context names the log group).
+    this.encryptionKey.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+      resources: ['*'],
+      conditions: {
+        ArnLike: {
+          'kms:EncryptionContext:aws:logs:arn': stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+        },
+      },
     }));
 
     const tables = new ServiceTables(this, 'Tables', { encryptionKey: this.encryptionKey, removalPolicy: settings.removalPolicy });
@@ -142,9 +157,12 @@ export class EventNotificationService extends Construct {
     this.queue = queues.events;
     this.deadLetterQueue = queues.deadLetter;
 
+    const tracing = props.tracing ?? true;
     const common = {
       logRetention: settings.logRetention,
+      logEncryptionKey: this.encryptionKey,
       removalPolicy: settings.removalPolicy,
+      tracing,
     };
     const powertools = { [POWERTOOLS_SERVICE_NAME]: serviceName, [POWERTOOLS_METRICS_NAMESPACE]: METRICS_NAMESPACE };
 
@@ -222,6 +240,11 @@ export class EventNotificationService extends Construct {
       settings: settings.eventSchemasJson ? { EVENT_SCHEMAS: settings.eventSchemasJson } satisfies FunctionSettings<ProcessorSetting> : undefined,
     });
     processor.function.addEventSource(new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true }));
+    acknowledge(processor.function.node.findAll().find((c) => c instanceof lambda.CfnEventSourceMapping)!, {
+      id: 'Serverless-LambdaEventSourceMappingDestination',
+      reason: 'The events queue has a redrive policy to the service dead-letter queue (maxReceiveCount), and the processor '
+        + 'dead-letters failed deliveries itself with the reason; an on-failure destination would only duplicate them.',
+    });
     grantSend(processor.role, this.deadLetterQueue, this.encryptionKey);
     grantItems(processor.role, this.eventsTable, ['PutItem'], { leadingKeys: EVENT_KEY_PREFIX });
     grantItems(processor.role, this.notificationsTable, ['Query', 'BatchWriteItem']);
@@ -244,17 +267,34 @@ export class EventNotificationService extends Construct {
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason: 'SES authorizes SendEmail against the sender identity (domain or address) and, in the sandbox, each '
           + 'recipient identity, so the resources are not known in advance; every send is bound to the configured '
-          + 'sender (ses:FromAddress) in this region.',
+          + 'sender (ses:FromAddress) in this region. (With tracing on, X-Ray\'s PutTraceSegments and PutTelemetryRecords '
+          + 'also need Resource "*": they support no resource-level permissions.)',
       });
     }
     this.processorFunction = processor.function;
+    acknowledge(ingest.function, {
+      id: 'Serverless-LambdaDLQ',
+      reason: 'Invoked synchronously by API Gateway, which waits for the answer and returns errors to the caller; a DLQ only serves asynchronous invocations.',
+    });
+    acknowledge(management.function, {
+      id: 'Serverless-LambdaDLQ',
+      reason: 'Invoked synchronously by API Gateway, which waits for the answer and returns errors to the caller; a DLQ only serves asynchronous invocations.',
+    });
+    acknowledge(processor.function, {
+      id: 'Serverless-LambdaDLQ',
+      reason: 'Invoked synchronously by the SQS event source mapping: a failed record returns to the events queue and, after maxReceiveCount, '
+        + 'its redrive policy moves it to the service dead-letter queue; a function DLQ only serves asynchronous invocations.',
+    });
 
     this.notificationApi = new NotificationApi(this, 'Api', {
       ingestFunction: this.ingestFunction,
       managementFunction: this.managementFunction,
       throttle: settings.throttle,
+      stageThrottle: settings.stageThrottle,
       quota: props.quota,
       logRetention: settings.logRetention,
+      logEncryptionKey: this.encryptionKey,
+      tracing,
       removalPolicy: settings.removalPolicy,
       webAclArn: props.webAclArn,
       createCloudWatchRole: props.createApiGatewayCloudWatchRole ?? false,
@@ -290,7 +330,29 @@ export class EventNotificationService extends Construct {
         ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
       },
     }));
-    if (settings.alarmEmail) topic.addSubscription(new subscriptions.EmailSubscription(settings.alarmEmail));
+    if (settings.alarmEmail) {
+      // Alarm notifications SNS could not deliver to the address (after its own retries) are
+      // kept here for 14 days instead of being dropped.
+      const undelivered = new sqs.Queue(this, 'AlarmEmailDeadLetter', {
+        encryption: sqs.QueueEncryption.KMS,
+        encryptionMasterKey: this.encryptionKey,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+        removalPolicy: settings.removalPolicy,
+      });
+      // SNS writes to the encrypted queue with the service key.
+      this.encryptionKey.addToResourcePolicy(new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('sns.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }));
+      topic.addSubscription(new subscriptions.EmailSubscription(settings.alarmEmail, { deadLetterQueue: undelivered }));
+      acknowledge(undelivered,
+        { id: 'AwsSolutions-SQS3', reason: 'This queue is itself a dead-letter queue: that of the alarm topic\'s email subscription.' },
+        { id: 'Serverless-SQSRedrivePolicy', reason: 'This queue is itself a dead-letter queue (the alarm email subscription\'s): there is nowhere further to redrive to.' },
+      );
+    }
     this.alarmTopic = topic;
 
     this.alarms = new ServiceAlarms(this, 'Alarms', {
@@ -302,6 +364,21 @@ export class EventNotificationService extends Construct {
       serviceName,
       queueAgeThreshold: settings.queueAgeAlarmThreshold,
     }).alarms;
+
+    if (props.dashboard ?? true) {
+      this.dashboard = new ServiceDashboard(this, 'Dashboard', {
+        stage: this.api.deploymentStage,
+        eventsQueue: this.queue,
+        deadLetterQueue: this.deadLetterQueue,
+        functions: [
+          { name: 'Ingest', function: this.ingestFunction },
+          { name: 'Management', function: this.managementFunction },
+          { name: 'Processor', function: this.processorFunction },
+        ],
+        alarms: this.alarms,
+        serviceName,
+      }).dashboard;
+    }
 
     // What the replay tool needs (`replay … --stack <name>`); outputs grant nothing.
     new CfnOutput(this, 'EventsQueueUrl', { value: this.queue.queueUrl, description: 'Events queue of the event notification service' });

@@ -1,5 +1,6 @@
 import { Names, RemovalPolicy } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
@@ -10,8 +11,13 @@ export interface NotificationApiProps {
   readonly ingestFunction: lambda.IFunction;
   readonly managementFunction: lambda.IFunction;
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+  readonly stageThrottle: { readonly rateLimit: number; readonly burstLimit: number };
   readonly quota?: apigateway.QuotaSettings;
   readonly logRetention: logs.RetentionDays;
+  /** Encrypts the access log group (its policy must let CloudWatch Logs use it). */
+  readonly logEncryptionKey: kms.IKey;
+  /** X-Ray tracing of the stage. */
+  readonly tracing: boolean;
   readonly removalPolicy: RemovalPolicy;
   readonly webAclArn?: string;
   readonly createCloudWatchRole: boolean;
@@ -47,7 +53,11 @@ export class NotificationApi extends Construct {
 
   constructor(scope: Construct, id: string, props: NotificationApiProps) {
     super(scope, id);
-    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: props.removalPolicy });
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention,
+      encryptionKey: props.logEncryptionKey,
+      removalPolicy: props.removalPolicy,
+    });
 
     this.api = new apigateway.RestApi(this, 'Api', {
       // Unique per instance: the API 5xx alarm selects its metric by ApiName, and API Gateway
@@ -65,6 +75,11 @@ export class NotificationApi extends Construct {
         loggingLevel: apigateway.MethodLoggingLevel.ERROR,
         dataTraceEnabled: false, // would log request and response bodies
         metricsEnabled: true,
+        tracingEnabled: props.tracing,
+        // The stage's default for every method, across all callers: a ceiling that also holds for
+        // requests without a (valid) API key, which the usage plan never sees.
+        throttlingRateLimit: props.stageThrottle.rateLimit,
+        throttlingBurstLimit: props.stageThrottle.burstLimit,
         // Inbound webhooks use no API key, so the usage plan cannot throttle them: the method can.
         ...(props.inboundWebhooks ? {
           methodOptions: {
@@ -150,6 +165,19 @@ export class NotificationApi extends Construct {
       acknowledge(this, {
         id: 'AwsSolutions-APIG3',
         reason: 'WAF is opt-in through the webAclArn prop: a web ACL has a monthly cost and its rules are an account-level choice.',
+      });
+    }
+    if (props.createCloudWatchRole) {
+      acknowledge(this.api.node.findChild('CloudWatchRole'), {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason: 'The account-wide role API Gateway writes logs with (createApiGatewayCloudWatchRole) holds only '
+          + 'AmazonAPIGatewayPushToCloudWatchLogs: AWS\'s own managed policy made for exactly this role, kept current by AWS.',
+      });
+    }
+    if (!props.tracing) {
+      acknowledge(this.api.deploymentStage, {
+        id: 'Serverless-APIGWXrayEnabled',
+        reason: 'X-Ray tracing was turned off by the tracing: false prop of EventNotificationService (on by default).',
       });
     }
     acknowledge(this,

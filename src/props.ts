@@ -136,6 +136,15 @@ export interface EventNotificationServiceProps {
   readonly throttle?: apigateway.ThrottleSettings;
 
   /**
+   * Default request rate limits of the API stage: every method, all callers together (every API
+   * key, inbound webhooks, requests refused for a missing key). With several API keys, raise it
+   * to what the functions and tables should take in total.
+   *
+   * @default - the values of `throttle`
+   */
+  readonly stageThrottle?: apigateway.ThrottleSettings;
+
+  /**
    * Request quota of the usage plan.
    *
    * @default - no quota
@@ -224,6 +233,22 @@ export interface EventNotificationServiceProps {
    * @default - the service's own `apiKey`
    */
   readonly queuePublisherApiKey?: apigateway.IApiKey;
+
+  /**
+   * Create a CloudWatch dashboard of the service: API traffic, errors and latency, queue depth
+   * and age, dead-letter queue depth, deliveries per channel, publish-to-delivery latency, the
+   * functions' health and the alarms.
+   *
+   * @default true
+   */
+  readonly dashboard?: boolean;
+
+  /**
+   * X-Ray active tracing on the API stage and the functions.
+   *
+   * @default true
+   */
+  readonly tracing?: boolean;
 }
 
 /** Options of an extra API key (one per publisher: each key owns its own subscriptions). */

@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { acknowledge } from './nag';
 
 export interface ServiceQueuesProps {
   readonly fifo: boolean;
@@ -35,7 +36,15 @@ export class ServiceQueues extends Construct {
       removalPolicy: props.removalPolicy,
     };
 
-    this.deadLetter = props.deadLetterQueue ?? new sqs.Queue(this, 'DeadLetter', common);
+    if (props.deadLetterQueue) {
+      this.deadLetter = props.deadLetterQueue;
+    } else {
+      this.deadLetter = new sqs.Queue(this, 'DeadLetter', common);
+      acknowledge(this.deadLetter, {
+        id: 'Serverless-SQSRedrivePolicy',
+        reason: 'This is the service dead-letter queue: messages in it wait for an operator to fix and redrive them (replay); there is nowhere further to redrive to.',
+      });
+    }
     this.events = new sqs.Queue(this, 'Events', {
       ...common,
       // High-throughput FIFO: deduplication and throughput per message group (ordering key).

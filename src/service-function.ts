@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Duration, RemovalPolicy, Stack, Token, Tokenization } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -25,7 +26,11 @@ export interface ServiceFunctionProps {
    */
   readonly settings?: Record<string, string>;
   readonly logRetention: logs.RetentionDays;
+  /** Encrypts the function's log group (its policy must let CloudWatch Logs use it). */
+  readonly logEncryptionKey: kms.IKey;
   readonly removalPolicy: RemovalPolicy;
+  /** X-Ray active tracing. */
+  readonly tracing: boolean;
 }
 
 /** Locates a prebuilt bundle; it ships in the npm package next to lib/. */
@@ -106,6 +111,7 @@ export class ServiceFunction extends Construct {
     });
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention,
+      encryptionKey: props.logEncryptionKey,
       removalPolicy: props.removalPolicy,
     });
     this.role = new iam.Role(this, 'Role', {
@@ -126,8 +132,20 @@ export class ServiceFunction extends Construct {
       applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
       systemLogLevelV2: lambda.SystemLogLevel.WARN,
       environment,
+      tracing: props.tracing ? lambda.Tracing.ACTIVE : undefined,
     });
     this.logGroup.grantWrite(this.role);
+    if (props.tracing) {
+      acknowledge(this.role, {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so IAM requires Resource "*".',
+      });
+    } else {
+      acknowledge(this.function, {
+        id: 'Serverless-LambdaTracing',
+        reason: 'X-Ray tracing was turned off by the tracing: false prop of EventNotificationService (on by default).',
+      });
+    }
     acknowledge(this.role,
       {
         id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.logGroup.node.defaultChild as logs.CfnLogGroup)}.Arn>:*]`,

@@ -38,6 +38,7 @@ export interface ServiceSettings {
   readonly maxEventSizeBytes: number;
   readonly retention: Duration;
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+  readonly stageThrottle: { readonly rateLimit: number; readonly burstLimit: number };
   readonly removalPolicy: RemovalPolicy;
   readonly logRetention: logs.RetentionDays;
   readonly queueAgeAlarmThreshold: Duration;
@@ -117,6 +118,15 @@ export function resolveSettings(props: EventNotificationServiceProps): ServiceSe
   const throttle = { rateLimit: props.throttle?.rateLimit ?? 100, burstLimit: props.throttle?.burstLimit ?? 200 };
   check(throttle.rateLimit > 0, `throttle.rateLimit must be positive, got ${throttle.rateLimit}`);
   check(Number.isInteger(throttle.burstLimit) && throttle.burstLimit > 0, `throttle.burstLimit must be a positive whole number, got ${throttle.burstLimit}`);
+  const stageThrottle = {
+    rateLimit: props.stageThrottle?.rateLimit ?? throttle.rateLimit,
+    burstLimit: props.stageThrottle?.burstLimit ?? throttle.burstLimit,
+  };
+  if (props.stageThrottle) {
+    check(stageThrottle.rateLimit > 0, `stageThrottle.rateLimit must be positive, got ${stageThrottle.rateLimit}`);
+    check(Number.isInteger(stageThrottle.burstLimit) && stageThrottle.burstLimit > 0,
+      `stageThrottle.burstLimit must be a positive whole number, got ${stageThrottle.burstLimit}`);
+  }
 
   const fifo = props.fifo ?? false;
   if (props.deadLetterQueue) {
@@ -173,6 +183,7 @@ export function resolveSettings(props: EventNotificationServiceProps): ServiceSe
     maxEventSizeBytes,
     retention,
     throttle,
+    stageThrottle,
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     queueAgeAlarmThreshold,

@@ -287,6 +287,12 @@ describe('EventNotificationService with default props', () => {
       for (const fn of [s.svc.ingestFunction, s.svc.managementFunction, s.svc.processorFunction]) {
         for (const st of statementsOf(s, fn)) {
           expect(st.Effect).toBe('Allow');
+          // X-Ray's actions support no resource-level permissions: the one statement IAM forces to '*'.
+          if (st.Resource.includes('*')) {
+            expect(st.Resource).toEqual(['*']);
+            expect(st.Action).toEqual(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
+            continue;
+          }
           expect(st.Resource).not.toContain('*');
           expect(st.Action).not.toContain('*');
         }
@@ -369,7 +375,7 @@ describe('EventNotificationService with default props', () => {
       s.template.hasResourceProperties('AWS::ApiGateway::Stage', { StageName: 'v1', RestApiId: refOf(s.stack, s.svc.api) });
     });
 
-    test('stage: JSON access logs to its log group, ERROR execution logs, no data trace, no stage-wide throttle', () => {
+    test('stage: JSON access logs to its log group, ERROR execution logs, no data trace, stage-wide default throttle, X-Ray', () => {
       const stage = Object.values(s.template.findResources('AWS::ApiGateway::Stage'))[0].Properties;
       expect(stage.AccessLogSetting.DestinationArn).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/AccessLogs/), 'Arn'] });
       const format = JSON.parse(stage.AccessLogSetting.Format);
@@ -380,7 +386,10 @@ describe('EventNotificationService with default props', () => {
         LoggingLevel: 'ERROR',
         DataTraceEnabled: false,
         MetricsEnabled: true,
+        ThrottlingRateLimit: 100,
+        ThrottlingBurstLimit: 200,
       }]);
+      expect(stage.TracingEnabled).toBe(true);
     });
 
     test('every method requires an API key (no exceptions)', () => {
@@ -683,15 +692,21 @@ describe('options', () => {
     });
   });
 
-  test('throttle and quota reach the usage plan (per key), not the whole stage', () => {
+  test('throttle and quota reach the usage plan (per key); throttle is also the stage default unless stageThrottle is given', () => {
     const s = synth({ throttle: { rateLimit: 5, burstLimit: 10 }, quota: { limit: 10000, period: apigateway.Period.DAY } });
     s.template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
       Throttle: { RateLimit: 5, BurstLimit: 10 },
       Quota: { Limit: 10000, Period: 'DAY' },
     });
     s.template.hasResourceProperties('AWS::ApiGateway::Stage', {
-      MethodSettings: [Match.objectLike({ ThrottlingRateLimit: Match.absent(), ThrottlingBurstLimit: Match.absent() })],
+      MethodSettings: [Match.objectLike({ ResourcePath: '/*', ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 })],
     });
+    const raised = synth({ throttle: { rateLimit: 5, burstLimit: 10 }, stageThrottle: { rateLimit: 500, burstLimit: 1000 } });
+    raised.template.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 5, BurstLimit: 10 } });
+    raised.template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: [Match.objectLike({ ResourcePath: '/*', ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 })],
+    });
+    expect(() => synth({ stageThrottle: { rateLimit: 0 } })).toThrow(/stageThrottle.rateLimit must be positive/);
   });
 
   test('retrySchedule sets maxReceiveCount (length + 5) and the processor schedule; webhook timeout sets visibility (6 x processor timeout)', () => {

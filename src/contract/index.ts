@@ -39,7 +39,11 @@ export const POWERTOOLS_METRICS_NAMESPACE = 'POWERTOOLS_METRICS_NAMESPACE';
 
 /** CloudWatch namespace of the processor's EMF metrics, and the metric names. */
 export const METRICS_NAMESPACE = 'EventNotificationService';
-export const METRIC_NAMES = ['EventsAccepted', 'EventsRejected', 'DeliveriesSucceeded', 'DeliveriesFailed', 'DeliveriesRetried'] as const;
+export const METRIC_NAMES = [
+  'EventsAccepted', 'EventsRejected', 'DeliveriesSucceeded', 'DeliveriesFailed', 'DeliveriesRetried',
+  /** Milliseconds from an event's receivedAt to the end of its successful delivery attempt, per channel. */
+  'DeliveryLatency',
+] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
 
 /** Indexes of the Subscriptions table. */
