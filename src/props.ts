@@ -140,7 +140,7 @@ export interface EventNotificationServiceProps {
    * key, inbound webhooks, requests refused for a missing key). With several API keys, raise it
    * to what the functions and tables should take in total.
    *
-   * @default - the values of `throttle`
+   * @default - 1,000 requests per second, burst 2,000 (or `throttle`'s values, if higher)
    */
   readonly stageThrottle?: apigateway.ThrottleSettings;
 

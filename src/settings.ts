@@ -118,9 +118,11 @@ export function resolveSettings(props: EventNotificationServiceProps): ServiceSe
   const throttle = { rateLimit: props.throttle?.rateLimit ?? 100, burstLimit: props.throttle?.burstLimit ?? 200 };
   check(throttle.rateLimit > 0, `throttle.rateLimit must be positive, got ${throttle.rateLimit}`);
   check(Number.isInteger(throttle.burstLimit) && throttle.burstLimit > 0, `throttle.burstLimit must be a positive whole number, got ${throttle.burstLimit}`);
+  // A stage-wide limit applies to all keys together: by default well above one key's, so several
+  // keys are not capped at one key's rate, yet bounded (ServerlessChecks APIGWDefaultThrottling).
   const stageThrottle = {
-    rateLimit: props.stageThrottle?.rateLimit ?? throttle.rateLimit,
-    burstLimit: props.stageThrottle?.burstLimit ?? throttle.burstLimit,
+    rateLimit: props.stageThrottle?.rateLimit ?? Math.max(1000, throttle.rateLimit),
+    burstLimit: props.stageThrottle?.burstLimit ?? Math.max(2000, throttle.burstLimit),
   };
   if (props.stageThrottle) {
     check(stageThrottle.rateLimit > 0, `stageThrottle.rateLimit must be positive, got ${stageThrottle.rateLimit}`);

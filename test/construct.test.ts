@@ -386,8 +386,8 @@ describe('EventNotificationService with default props', () => {
         LoggingLevel: 'ERROR',
         DataTraceEnabled: false,
         MetricsEnabled: true,
-        ThrottlingRateLimit: 100,
-        ThrottlingBurstLimit: 200,
+        ThrottlingRateLimit: 1000,
+        ThrottlingBurstLimit: 2000,
       }]);
       expect(stage.TracingEnabled).toBe(true);
     });
@@ -692,14 +692,14 @@ describe('options', () => {
     });
   });
 
-  test('throttle and quota reach the usage plan (per key); throttle is also the stage default unless stageThrottle is given', () => {
+  test('throttle and quota reach the usage plan (per key); the stage default is 1,000/2,000 (or throttle, if higher) unless stageThrottle is given', () => {
     const s = synth({ throttle: { rateLimit: 5, burstLimit: 10 }, quota: { limit: 10000, period: apigateway.Period.DAY } });
     s.template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
       Throttle: { RateLimit: 5, BurstLimit: 10 },
       Quota: { Limit: 10000, Period: 'DAY' },
     });
     s.template.hasResourceProperties('AWS::ApiGateway::Stage', {
-      MethodSettings: [Match.objectLike({ ResourcePath: '/*', ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 })],
+      MethodSettings: [Match.objectLike({ ResourcePath: '/*', ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 2000 })],
     });
     const raised = synth({ throttle: { rateLimit: 5, burstLimit: 10 }, stageThrottle: { rateLimit: 500, burstLimit: 1000 } });
     raised.template.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 5, BurstLimit: 10 } });

@@ -20,6 +20,10 @@ import { startSes, LocalSes } from '../helpers/ses';
  * evaluated too. Then: which granted actions did no request use?
  */
 
+/** Why X-Ray writes stay granted: no handler request makes them, Lambda's X-Ray daemon does. */
+const XRAY_DAEMON = 'active tracing (the tracing prop): Lambda\'s X-Ray daemon sends the trace segments with the function\'s role; '
+  + 'X-Ray has no resource-level permissions.';
+
 /** Why the KMS actions the harness sees no request for stay granted. */
 const KMS_FOR_SERVICES = 'DynamoDB and SQS use the service key on the caller\'s behalf; AWS lists Encrypt, ReEncrypt* and GenerateDataKey* '
   + 'in the minimum a principal needs for a customer managed table key, and those calls are not observable here: kept rather than risk a denied write.';
@@ -38,6 +42,12 @@ const JUSTIFIED_UNUSED: Record<string, string> = {
   'SvcProcessorRole: kms:ReEncrypt* @ SvcKey': KMS_FOR_SERVICES,
   'SvcIngestRole: secretsmanager:DescribeSecret @ GithubSecret': 'CDK secret.grantRead, kept for its handling of partial secret ARNs and '
     + 'of the secret\'s own KMS key (through Secrets Manager only); DescribeSecret reads metadata, never the value.',
+  'SvcIngestRole: xray:PutTraceSegments @ *': XRAY_DAEMON,
+  'SvcIngestRole: xray:PutTelemetryRecords @ *': XRAY_DAEMON,
+  'SvcManagementRole: xray:PutTraceSegments @ *': XRAY_DAEMON,
+  'SvcManagementRole: xray:PutTelemetryRecords @ *': XRAY_DAEMON,
+  'SvcProcessorRole: xray:PutTraceSegments @ *': XRAY_DAEMON,
+  'SvcProcessorRole: xray:PutTelemetryRecords @ *': XRAY_DAEMON,
   'SvcProcessorRole: sqs:GetQueueUrl @ SvcQueuesEvents': 'written by CDK\'s SqsEventSource (grantConsumeMessages) for the event source mapping, '
     + 'not by this construct.',
 };
