@@ -112,7 +112,7 @@ export class EventNotificationService extends Construct {
 
   constructor(scope: Construct, id: string, props: EventNotificationServiceProps = {}) {
     super(scope, id);
-    const settings = resolveSettings(props);
+    const settings = resolveSettings(props, this.node.path);
     const stack = Stack.of(this);
     const serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
 

@@ -52,7 +52,7 @@ export interface ServiceSettings {
  * Applies defaults and rejects props that could not work, with messages that say what to change.
  * All problems are reported at once.
  */
-export function resolveSettings(props: EventNotificationServiceProps): ServiceSettings {
+export function resolveSettings(props: EventNotificationServiceProps, path = 'EventNotificationService'): ServiceSettings {
   const problems: string[] = [];
   const check = (ok: boolean, message: string) => { if (!ok) problems.push(message); };
 
@@ -167,7 +167,8 @@ export function resolveSettings(props: EventNotificationServiceProps): ServiceSe
     `maxSubscriptionsPerKey must be a whole number from 1 to 10000, got ${maxSubscriptionsPerKey}`);
 
   if (problems.length > 0) {
-    throw new Error(`Invalid EventNotificationService props:\n- ${problems.join('\n- ')}`);
+    // The construct path says which service is meant when a stack holds several.
+    throw new Error(`Invalid EventNotificationService props at ${path}:\n- ${problems.join('\n- ')}`);
   }
 
   return {

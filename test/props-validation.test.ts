@@ -130,7 +130,8 @@ describe('invalid props are rejected with a message that says what to change', (
     }
     expect(error).toBeInstanceOf(Error);
     const message = error!.message;
-    expect(message).toMatch(/^Invalid EventNotificationService props:/);
+    // Named by its construct path: a stack may hold several services.
+    expect(message).toMatch(/^Invalid EventNotificationService props at ValidationStack\/Svc:/);
     for (const expected of [/deadLetterQueue must be a FIFO queue/, /maxEventSize must be between/, /alarmEmail must be an email address/,
       /retention must be between/, /webhook.timeout must be between/, /throttle.rateLimit must be positive/]) {
       expect(message).toMatch(expected);
