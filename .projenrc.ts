@@ -9,15 +9,26 @@ const project = new awscdk.AwsCdkConstructLibrary({
   name: 'event-notification-service',
   description: 'AWS CDK L3 construct: a serverless event-notification pipeline (API Gateway, SQS, Lambda, DynamoDB, SES, signed webhooks, alarms).',
   author: 'event-notification-service maintainers',
-  authorAddress: 'maintainers@example.com',
-  repositoryUrl: 'https://example.com/event-notification-service.git',
+  authorAddress: 'maintainers@event-notification-service.dev',
+  // The project's home; the Go module and Maven group follow it.
+  repositoryUrl: 'https://github.com/event-notification-service/event-notification-service.git',
+  homepage: 'https://github.com/event-notification-service/event-notification-service#readme',
+  // 0.x: the API may still change between minor versions.
+  stability: 'experimental',
   keywords: ['cdk', 'aws-cdk', 'construct', 'webhooks', 'notifications', 'sqs', 'lambda', 'ses'],
   license: 'Apache-2.0',
   defaultReleaseBranch: 'main',
   packageManager: javascript.NodePackageManager.NPM,
   projenrcTs: true,
-  github: false,
-  release: false,
+  // The release workflow (GitHub Actions) bumps the version from conventional commits, writes the
+  // CHANGELOG and publishes to npm, PyPI, Maven Central, NuGet and the Go module repository.
+  // Nothing publishes from here: the workflow runs on GitHub with the registries' secrets.
+  github: true,
+  release: true,
+  releaseToNpm: true,
+  majorVersion: 0,
+  pullRequestTemplate: false,
+  githubOptions: { mergify: false },
 
   // cdk-nag 3 needs aws-cdk-lib >= 2.257.0; this is also the lowest version we test against.
   cdkVersion: '2.257.0',
@@ -32,7 +43,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     mavenArtifactId: 'event-notification-service',
   },
   publishToNuget: { dotNetNamespace: 'EventNotificationService', packageId: 'EventNotificationService' },
-  publishToGo: { moduleName: 'example.com/event-notification-service-go' },
+  publishToGo: { moduleName: 'github.com/event-notification-service/event-notification-service-go' },
 
   bin: { 'event-notification-service': 'assets/cli/index.js' },
   tsconfigDevFile: 'tsconfig.dev.json',
