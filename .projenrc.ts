@@ -80,7 +80,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'dynalite',
     'aws-ses-v2-local',
     'fast-check',
-    // IAM evaluation of every recorded AWS request against the synthesized template (DESIGN §10)
+    // IAM evaluation of every recorded AWS request against the synthesized template (docs/architecture.md "Testing")
     '@cloud-copilot/iam-simulate',
     // handler runtime dependencies (bundled into assets/, never runtime deps of the package)
     '@aws-sdk/client-sqs',
@@ -150,7 +150,7 @@ bundle.spawn(bundleCli);
 project.preCompileTask.spawn(bundle);
 project.testTask.prependSpawn(bundle);
 
-// The local runtime (DESIGN §8): the same bundles, local DynamoDB, SES and queue.
+// The local runtime (docs/architecture.md "Local runtime"): the same bundles, local DynamoDB, SES and queue.
 project.addTask('dev', {
   description: 'Run the whole service on 127.0.0.1 (npm run dev -- --port 3000 --api-key KEY)',
   steps: [{ spawn: bundle.name }, { exec: 'ts-node --transpile-only local/dev.ts', receiveArgs: true }],

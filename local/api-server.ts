@@ -47,7 +47,7 @@ function resolve(routes: readonly LocalRoute[], path: string): { resource: strin
 }
 
 /**
- * Serves the API of DESIGN §4 on 127.0.0.1 the way API Gateway does in front of the functions:
+ * Serves the API of docs/architecture.md "Pipeline" on 127.0.0.1 the way API Gateway does in front of the functions:
  * same routes, the x-api-key check, API Gateway's own errors as problem+json, and Lambda proxy
  * events to the very same handler bundles.
  */

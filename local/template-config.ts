@@ -11,7 +11,7 @@ import { SETTINGS_FILE_VARIABLE } from '../src/contract';
 
 /**
  * The local runtime's configuration, read from the synthesized template of the construct with
- * the props given on the command line (DESIGN §10): each function's environment and settings
+ * the props given on the command line (docs/architecture.md "Local runtime"): each function's environment and settings
  * file, the event source mapping's batch size and window, the events queue's FIFO-ness,
  * visibility timeout and maxReceiveCount, the processor's time limit. Nothing here is a copy of
  * the construct's choices; deploy-time values (queue URLs, table names, secret ARNs) are replaced

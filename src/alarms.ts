@@ -19,7 +19,7 @@ export interface ServiceAlarmsProps {
   readonly queueAgeThreshold: Duration;
 }
 
-/** The alarms of DESIGN §7, each notifying the alarm topic when it fires and when it clears. */
+/** The alarms of docs/architecture.md "Operations", each notifying the alarm topic when it fires and when it clears. */
 export class ServiceAlarms extends Construct {
   public readonly alarms: cloudwatch.Alarm[] = [];
 

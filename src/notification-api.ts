@@ -42,7 +42,7 @@ const GATEWAY_PROBLEMS: { type: apigateway.ResponseType; status?: string; code: 
 ];
 
 /**
- * The REST API of DESIGN §4: API key on every method, a usage plan with throttling and quota,
+ * The REST API of docs/architecture.md "Pipeline": API key on every method, a usage plan with throttling and quota,
  * access and execution logs (never bodies), problem+json for API Gateway's own errors.
  */
 export class NotificationApi extends Construct {

@@ -10,7 +10,7 @@ export interface ServiceTablesProps {
   readonly removalPolicy: RemovalPolicy;
 }
 
-/** The three tables of DESIGN §5: on-demand, point-in-time recovery, KMS, TTL. */
+/** The three tables of docs/architecture.md "Data model": on-demand, point-in-time recovery, KMS, TTL. */
 export class ServiceTables extends Construct {
   public readonly events: dynamodb.Table;
   public readonly subscriptions: dynamodb.Table;

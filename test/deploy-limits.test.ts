@@ -7,7 +7,7 @@ import { ingestConfigSchema, processorConfigSchema, readConfig } from '../lambda
 import { EventNotificationService, InboundWebhookSource } from '../src';
 import { environmentBytes, MAX_ENVIRONMENT_BYTES } from '../src/service-function';
 
-/** Limits CloudFormation and Lambda enforce at deploy time hold at synth (DESIGN §10). */
+/** Limits CloudFormation and Lambda enforce at deploy time hold at synth (docs/architecture.md "Settings"). */
 describe('deploy-time limits', () => {
   /** Event schemas of about `kib` KiB as JSON: many types, each with a few dozen properties. */
   function schemas(kib: number): Record<string, apigateway.JsonSchema> {

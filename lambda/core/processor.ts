@@ -90,7 +90,7 @@ export class RetryLaterError extends Error {
 }
 
 /**
- * The processor's work for one queue message (DESIGN §4–§6): deep validation, idempotent
+ * The processor's work for one queue message (docs/architecture.md "Delivery"): deep validation, idempotent
  * storage, matching, concurrent delivery, records of every attempt, retries on the schedule,
  * and the dead-letter queue for what cannot be delivered.
  */

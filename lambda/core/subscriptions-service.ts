@@ -42,7 +42,7 @@ const listQuerySchema = z.object({
 });
 
 /**
- * The subscriptions API (DESIGN §4). Subscriptions belong to the API key that created them:
+ * The subscriptions API (docs/architecture.md "Tenants"). Subscriptions belong to the API key that created them:
  * another key gets 404 for them, exactly as if they did not exist.
  */
 export class SubscriptionsService {

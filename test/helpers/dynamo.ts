@@ -9,7 +9,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { EventNotificationService } from '../../src';
 
-/** The three tables of the construct (DESIGN §5). */
+/** The three tables of the construct (docs/architecture.md "Data model"). */
 export type TableRole = 'events' | 'subscriptions' | 'notifications';
 
 /** Key schema and indexes of one table, exactly as the construct synthesizes them. */

@@ -11,7 +11,7 @@ import { CfnTemplate, label, ResolvedTemplate, synthesizeService } from '../help
 import { startSes, LocalSes } from '../helpers/ses';
 
 /*
- * IAM proven by evaluation (DESIGN §10): every AWS request the three functions make while the
+ * IAM proven by evaluation (docs/architecture.md "Testing"): every AWS request the three functions make while the
  * handlers run real scenarios locally is recorded and evaluated with iam-simulate against the
  * synthesized template (default props and all props): identity policies of the function's role
  * plus the target's resource policy. Requests AWS makes on the functions' behalf (KMS behind SQS,

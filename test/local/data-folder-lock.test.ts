@@ -6,7 +6,7 @@ import { children, DevExitedError, DevProcess, kill, sleep, startDev, until } fr
 import { ReceiverPool } from '../helpers/receivers';
 
 /*
- * One runtime per data folder (DESIGN §11), with `npm run dev` as a user runs it: a second
+ * One runtime per data folder (docs/architecture.md "Local runtime"), with `npm run dev` as a user runs it: a second
  * runtime on a folder in use is refused with one clear line and the first loses nothing; a
  * runtime killed with SIGKILL leaves a stale lock that the next start takes over at once.
  */

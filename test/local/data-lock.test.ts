@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DataFolderInUseError, DataLock, LOCK_FILE, lockDataFolder } from '../../local/data-lock';
 
-/* One runtime per data folder (DESIGN §11): the lock file, in one process. */
+/* One runtime per data folder (docs/architecture.md "Local runtime"): the lock file, in one process. */
 
 let dir: string;
 const locks: DataLock[] = [];

@@ -7,7 +7,7 @@ import { children, DevProcess, kill, startDev, until } from '../helpers/dev-proc
 import { Receiver, ReceiverPool } from '../helpers/receivers';
 
 /*
- * Tenants (DESIGN §11) through `npm run dev` as a user runs it, in both isolation modes: what
+ * Tenants (docs/architecture.md "Tenants") through `npm run dev` as a user runs it, in both isolation modes: what
  * each API key may see and receive through every route, with events from the API, from an
  * inbound webhook source and sent straight to the queue (grantPublish). Key A is the runtime's
  * first --api-key, the service's own key: inbound and queue events belong to it.

@@ -8,7 +8,7 @@ import { at, canonical, firstDifference, Json, parseLossless, stringifyLossless,
 import { Receiver, ReceiverPool } from '../helpers/receivers';
 
 /*
- * Exact payloads (DESIGN §11), as a property: any JSON `details` within the limits (arbitrary
+ * Exact payloads (docs/architecture.md "Exact payloads"), as a property: any JSON `details` within the limits (arbitrary
  * member names including __proto__ and constructor, any Unicode, integers far beyond 2^53 written
  * as raw digits, long decimals, nested arrays, depth <= 10), published as raw JSON text through
  * the local runtime, comes out identical in the signed webhook body and in GET /events/{id}:

@@ -25,7 +25,7 @@ export const intBetween = (rng: () => number, min: number, max: number): number 
 export const SEVERITIES = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
-/** A subscription's filters, as the suite computes matches itself (DESIGN §4, README "Matching"). */
+/** A subscription's filters, as the suite computes matches itself (docs/architecture.md "Delivery", README "Matching"). */
 export interface Filter {
   readonly eventType: string;
   readonly severityFilter: Severity;
@@ -147,7 +147,7 @@ export function title(ref: string, flavour: Flavour): string {
   return flavour === 'unicode' || flavour === 'mixed' ? `torture ${ref} \u2014 \u{1F680} \u05E2\u05D1\u05E8\u05D9\u05EA\u2028ok` : `torture ${ref}`;
 }
 
-/** Service fields a publisher must not be able to set (DESIGN §11). */
+/** Service fields a publisher must not be able to set (docs/architecture.md "Exact payloads"). */
 export const SPOOFED = {
   eventId: 'evt_01ARZ3NDEKTSV4RRFFQ69G5FAV',
   source: 'spoofed-source',

@@ -205,7 +205,7 @@ function planEvents(count: number, mode: Mode, rng: () => number, runId: string,
       ['title', J.str(title(ref, flavour))],
       ...(orderingKey ? [['orderingKey', J.str(orderingKey)] as [string, Json]] : []),
       ['details', details(rng, ref, flavour)],
-      // Unknown fields are kept (DESIGN §4).
+      // Unknown fields are kept (docs/architecture.md "Exact payloads").
       ...(unknown ? [['x-extra', J.obj(['kept', J.bool(true)], ['n', J.num('12345678901234567890123')])] as [string, Json]] : []),
       ...(spoof ? Object.entries(SPOOFED).map(([k, v]) => [k, J.str(v)] as [string, Json]) : []),
     ];
@@ -700,7 +700,7 @@ function checkInvariants(
   const eventIdOwners = new Map<string, Set<string>>();
   for (const e of events) {
     // An event that sets the service's own fields must be refused with a 400 naming each of them
-    // (DESIGN §11): accepting it is a spoofing hole, any other answer a plain refusal.
+    // (docs/architecture.md "Exact payloads"): accepting it is a spoofing hole, any other answer a plain refusal.
     if (e.spoof) {
       const last = e.answers[e.answers.length - 1];
       if (e.eventId !== undefined) flag('spoofedFields', `${e.ref}: an event setting ${Object.keys(SPOOFED).join(', ')} was accepted as ${e.eventId}`);
