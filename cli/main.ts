@@ -378,11 +378,11 @@ export function explain(error: unknown): { message: string; exitCode: number } {
       : one(`stack ${e.stackName}: ${text}`);
   }
   if (/QueueDoesNotExist|NonExistentQueue/.test(name) || /NonExistentQueue|queue does not exist/i.test(text)) {
-    const queue = e.queueUrl ?? 'a queue of the service';
-    return one(`queue ${queue} does not exist${region ? ` in ${region}` : ''}: check --queue-url / --dlq-url (or --stack), and the region`);
+    return one(`${e.queueUrl ? `queue ${e.queueUrl}` : 'the queue'} does not exist${region ? ` in ${region}` : ''}: `
+      + 'check --queue-url / --dlq-url (or --stack), and the region');
   }
-  if (name === 'ResourceNotFoundException' && e.tableName) {
-    return one(`table ${e.tableName} does not exist${region ? ` in ${region}` : ''}: check --events-table (or --stack), and the region`);
+  if (name === 'ResourceNotFoundException') {
+    return one(`table ${e.tableName ?? e.target?.eventsTable ?? ''} does not exist${region ? ` in ${region}` : ''}: check --events-table (or --stack), and the region`);
   }
   if (network) {
     const host = /(?:getaddrinfo \w+|connect \w+) (\S+)/.exec(text)?.[1] ?? e.queueUrl ?? 'AWS';
