@@ -156,7 +156,10 @@ describe('AWS errors (control plane mocked): one line each, exit 1', () => {
   const awsError = (name: string, message: string) => Object.assign(new Error(message), { name, $fault: 'client', $metadata: { httpStatusCode: 400 } });
   const stackOutputs = {
     Stacks: [{
-      StackName: 'Notifications', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE' as const, Outputs: [
+      StackName: 'Notifications',
+      CreationTime: new Date(),
+      StackStatus: 'CREATE_COMPLETE' as const,
+      Outputs: [
         { OutputKey: 'ServiceEventsQueueUrl', OutputValue: 'https://sqs.eu-west-1.amazonaws.com/123456789012/events' },
         { OutputKey: 'ServiceDeadLetterQueueUrl', OutputValue: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq' },
         { OutputKey: 'ServiceEventsTableName', OutputValue: 'events' },
