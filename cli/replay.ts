@@ -18,6 +18,8 @@ export interface ReplayTarget {
   /** Local runtime: its SQS and DynamoDB endpoints. */
   readonly sqsEndpoint?: string;
   readonly dynamoEndpoint?: string;
+  /** Local runtime: the URL it was found at (`--local`). */
+  readonly localUrl?: string;
 }
 
 /** Output of the tool: lines for people on stdout, progress on stderr. */
@@ -31,15 +33,31 @@ export interface ReplayClients {
   readonly documents: DynamoDBDocumentClient;
 }
 
+/**
+ * Marks an error with the queue or table of the call that failed, so that the tool can say which
+ * one does not exist.
+ */
+function nameTheResource(client: SQSClient | DynamoDBClient): void {
+  (client.middlewareStack as SQSClient['middlewareStack']).add((next, _context) => async (args) => {
+    try {
+      return await next(args);
+    } catch (error) {
+      const input = args.input as { QueueUrl?: string; TableName?: string };
+      if (error instanceof Error) Object.assign(error, { queueUrl: input.QueueUrl, tableName: input.TableName });
+      throw error;
+    }
+  }, { step: 'initialize', name: 'nameTheResource' });
+}
+
 export function clientsFor(target: ReplayTarget): ReplayClients {
   const local = target.sqsEndpoint !== undefined;
   const credentials = local ? { accessKeyId: 'local', secretAccessKey: 'local' } : undefined;
-  return {
-    sqs: new SQSClient({ region: target.region, ...(local ? { endpoint: target.sqsEndpoint, credentials } : {}) }),
-    documents: DynamoDBDocumentClient.from(new DynamoDBClient({
-      region: target.region, ...(target.dynamoEndpoint ? { endpoint: target.dynamoEndpoint, credentials } : {}),
-    })),
-  };
+  const region = target.region ?? (local ? 'us-east-1' : undefined);
+  const sqs = new SQSClient({ region, ...(local ? { endpoint: target.sqsEndpoint, credentials } : {}) });
+  const dynamo = new DynamoDBClient({ region, ...(target.dynamoEndpoint ? { endpoint: target.dynamoEndpoint, credentials } : {}) });
+  nameTheResource(sqs);
+  nameTheResource(dynamo);
+  return { sqs, documents: DynamoDBDocumentClient.from(dynamo) };
 }
 
 /** One message of the dead-letter queue, as `dlq list` shows it. */

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { LocalInboundSource, RuntimeOptions, startRuntime } from './runtime';
@@ -40,6 +41,21 @@ function quietNodeVersionWarnings(): void {
   process.on('warning', (warning) => {
     // The SDK emits it as a plain Warning whose message starts with the name.
     if (warning.name !== 'NodeVersionSupportWarning' && !warning.message.startsWith('NodeVersionSupportWarning')) listeners.forEach((l) => l(warning));
+  });
+}
+
+/**
+ * Fails with one line when `port` on 127.0.0.1 is taken. The SES emulator (aws-ses-v2-local) does
+ * not report its listen errors, so its port is checked before it starts.
+ */
+export function checkPortFree(port: number, flag: string): Promise<void> {
+  if (port === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE' || error.code === 'EACCES'
+      ? new Error(`Port ${port} on 127.0.0.1 is ${error.code === 'EACCES' ? 'not allowed' : 'in use'}: choose another ${flag}.`)
+      : error));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
   });
 }
 
@@ -111,6 +127,7 @@ async function main(): Promise<void> {
     return;
   }
   const { apiKeys, inboundWebhooks } = options;
+  await checkPortFree(options.runtime.sesPort ?? 0, '--ses-port');
   const runtime = await startRuntime(options.runtime);
 
   console.log([
