@@ -8,7 +8,7 @@ import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { Webhook } from 'standardwebhooks';
 import { EventNotificationService } from '../src';
 import { apiEvent, header, loadHandler, LoadedHandler } from './helpers/api-event';
-import { children, DevProcess, explained, kill, sleep, startDev as startDevProcess, until } from './helpers/dev-process';
+import { killAllChildren, DevProcess, explained, kill, sleep, startDev as startDevProcess, until } from './helpers/dev-process';
 import { FAKE_AWS_ENV } from './helpers/dynamo';
 import { Receiver, ReceiverPool } from './helpers/receivers';
 import type { SentEmail } from './helpers/ses';
@@ -418,10 +418,7 @@ describe('npm run dev: the local runtime as a child process', () => {
   }, 60_000);
 
   afterAll(async () => {
-    for (const child of [...children]) {
-      child.kill('SIGKILL');
-      await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('exit', resolve)));
-    }
+    await killAllChildren();
     await receivers.closeAll();
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
@@ -633,10 +630,7 @@ describe('npm run dev -- --fifo: the pipeline as fifo: true deploys it', () => {
   }, 60_000);
 
   afterAll(async () => {
-    for (const child of [...children]) {
-      child.kill('SIGKILL');
-      await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('exit', resolve)));
-    }
+    await killAllChildren();
     await receivers.closeAll();
     fs.rmSync(dataDir, { recursive: true, force: true });
   });

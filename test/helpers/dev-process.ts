@@ -45,6 +45,14 @@ export class DevExitedError extends Error {
 /** Every child still running, for afterAll clean-up. */
 export const children = new Set<ChildProcess>();
 
+/** SIGKILLs every child still running and waits until each has exited (afterAll clean-up). */
+export async function killAllChildren(): Promise<void> {
+  for (const child of [...children]) {
+    child.kill('SIGKILL');
+    await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('exit', resolve)));
+  }
+}
+
 /** Starts `local/dev.ts` on free ports with `args` and waits until it prints its URLs. */
 export async function startDev(args: readonly string[]): Promise<DevProcess> {
   const child = spawn(process.execPath, [

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LOCK_FILE } from '../../local/data-lock';
-import { children, DevExitedError, DevProcess, kill, sleep, startDev, until } from '../helpers/dev-process';
+import { killAllChildren, DevExitedError, DevProcess, kill, sleep, startDev, until } from '../helpers/dev-process';
 import { ReceiverPool } from '../helpers/receivers';
 
 /*
@@ -44,10 +44,7 @@ describe('one runtime per data folder', () => {
   const receivers = new ReceiverPool();
 
   afterAll(async () => {
-    for (const child of [...children]) {
-      child.kill('SIGKILL');
-      await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('exit', resolve)));
-    }
+    await killAllChildren();
     await receivers.closeAll();
     fs.rmSync(root, { recursive: true, force: true });
   });

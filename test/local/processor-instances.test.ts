@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { children, DevProcess, sleep, startDev } from '../helpers/dev-process';
+import { killAllChildren, DevProcess, sleep, startDev } from '../helpers/dev-process';
 import { ReceiverPool } from '../helpers/receivers';
 
 /*
@@ -22,10 +22,7 @@ describe('the local runtime runs concurrent batches in separate processor instan
   let dev: DevProcess;
 
   afterAll(async () => {
-    for (const child of [...children]) {
-      child.kill('SIGKILL');
-      await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('exit', resolve)));
-    }
+    await killAllChildren();
     await receivers.closeAll();
     fs.rmSync(dataDir, { recursive: true, force: true });
   });

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { children, DevProcess, kill, startDev, until } from '../helpers/dev-process';
+import { DevProcess, kill, killAllChildren, startDev, until } from '../helpers/dev-process';
 import { Receiver, ReceiverPool } from '../helpers/receivers';
 
 /*
@@ -22,7 +22,7 @@ const receivers = new ReceiverPool();
 const folders: string[] = [];
 
 afterAll(async () => {
-  for (const child of [...children]) child.kill('SIGKILL');
+  await killAllChildren();
   await receivers.closeAll();
   for (const folder of folders) fs.rmSync(folder, { recursive: true, force: true });
 });

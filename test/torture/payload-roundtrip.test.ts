@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { Webhook } from 'standardwebhooks';
-import { children, DevProcess, sleep, startDev } from '../helpers/dev-process';
+import { killAllChildren, DevProcess, sleep, startDev } from '../helpers/dev-process';
 import { at, canonical, firstDifference, Json, parseLossless, stringifyLossless, stringOf } from '../helpers/lossless-json';
 import { Receiver, ReceiverPool } from '../helpers/receivers';
 
@@ -120,10 +120,7 @@ describe('exact payloads through the local runtime (property)', () => {
   }, 60_000);
 
   afterAll(async () => {
-    for (const child of [...children]) {
-      child.kill('SIGKILL');
-      await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('exit', resolve)));
-    }
+    await killAllChildren();
     await receivers.closeAll();
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
