@@ -25,7 +25,7 @@ const PERIOD = Duration.minutes(5);
 const WIDTH = 8;
 const HEIGHT = 6;
 
-/** DESIGN §12: the service's dashboard, one row per concern. */
+/** The service's dashboard, one row per concern (docs/architecture.md "Operations"). */
 export class ServiceDashboard extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
 

@@ -181,7 +181,7 @@ export class NotificationApi extends Construct {
       });
     }
     acknowledge(this,
-      { id: 'AwsSolutions-APIG4', reason: 'Callers are machines authenticated by API key + usage plan (DESIGN §4); subscriptions are scoped to the calling key. Inbound webhooks are verified by signature in the function.' },
+      { id: 'AwsSolutions-APIG4', reason: 'Callers are machines authenticated by API key + usage plan; subscriptions are scoped to the calling key. Inbound webhooks are verified by signature in the function.' },
       { id: 'AwsSolutions-COG4', reason: 'No Cognito user pool by design: publishers and subscribers are services holding API keys.' },
     );
   }

@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-/** `npm run dev` with a port in use: one line, exit 1, never a stack trace (DESIGN §12). */
+/** `npm run dev` with a port in use: one line, exit 1, never a stack trace (README "Runbook"). */
 
 const ROOT = path.join(__dirname, '..', '..');
 

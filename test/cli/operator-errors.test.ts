@@ -13,7 +13,7 @@ import { ReplayOutput } from '../../cli/replay';
 
 /**
  * Every operator mistake gets one line on stderr and an exit code (2: the command line, 1: the
- * rest), never a stack trace (DESIGN §12). The packaged command runs as a child process; AWS
+ * rest), never a stack trace (README "Runbook"). The packaged command runs as a child process; AWS
  * errors run in-process with the control plane mocked.
  */
 
