@@ -1,9 +1,7 @@
+import { channelRegistry, ChannelRegistry, DeliveryResult } from './channels';
+import type { EmailTransport } from './channels/email';
+import type { WebhookTransport } from './channels/webhook';
 import { ConcurrencyLimit } from './concurrency';
-import {
-  DeliveryResult, EmailTransport, judgeWebhookError, judgeWebhookResponse, signedWebhookHeaders, webhookBody,
-  WebhookTransport,
-} from './delivery';
-import { renderEmail } from './email-content';
 import { deterministicId, timeOfId } from './ids';
 import { SubscriptionMatcher } from './matching';
 import { Attempt, NotificationRecord, NotificationStore } from './notification';
@@ -98,11 +96,13 @@ export class EventProcessor {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly limit: ConcurrencyLimit;
+  private readonly channels: ChannelRegistry;
 
   constructor(private readonly deps: ProcessorDependencies, private readonly config: ProcessorConfig) {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
     this.limit = new ConcurrencyLimit(config.maxConcurrentDeliveries);
+    this.channels = channelRegistry({ webhook: deps.webhooks, email: deps.email }, () => this.now());
   }
 
   /**
@@ -290,9 +290,10 @@ export class EventProcessor {
   private async deliver(event: StoredEvent, subscription: Subscription, previous: NotificationRecord | undefined, redrive: boolean) {
     const startedMs = this.now();
     const { notificationId } = this.recordBase(event, subscription, previous);
-    const result = subscription.channel === 'WEBHOOK'
-      ? await this.sendWebhook(event, subscription, notificationId, startedMs)
-      : await this.sendEmail(event, subscription);
+    const channel = this.channels.get(subscription.channel);
+    const result: DeliveryResult = channel
+      ? await channel.deliver(event, subscription, { notificationId, startedMs, timeoutMs: this.config.webhookTimeoutMs })
+      : { ok: false, retryable: false, error: `unknown channel ${subscription.channel}` };
     const latencyMs = Math.max(0, this.now() - startedMs);
     const attempt: Attempt = {
       at: new Date(startedMs).toISOString(),
@@ -323,33 +324,6 @@ export class EventProcessor {
         : { ...base, status: 'PENDING', nextAttemptAt: new Date(this.now() + delay * 1000).toISOString(), reason: result.error };
     }
     return { record, subscription, result };
-  }
-
-  private async sendWebhook(event: StoredEvent, subscription: Subscription, notificationId: string, nowMs: number): Promise<DeliveryResult> {
-    if (!subscription.secret) return { ok: false, retryable: false, error: 'subscription has no signing secret' };
-    const body = webhookBody(event);
-    try {
-      const response = await this.deps.webhooks.post({
-        url: subscription.target,
-        headers: signedWebhookHeaders(subscription.secret, notificationId, new Date(nowMs), body),
-        body,
-        timeoutMs: this.config.webhookTimeoutMs,
-      });
-      return judgeWebhookResponse(response, this.now());
-    } catch (error) {
-      return judgeWebhookError(error);
-    }
-  }
-
-  private async sendEmail(event: StoredEvent, subscription: Subscription): Promise<DeliveryResult> {
-    if (!this.deps.email) return { ok: false, retryable: false, error: 'the email channel is not enabled for this deployment' };
-    try {
-      const messageId = await this.deps.email.send(subscription.target, renderEmail(event));
-      return { ok: true, retryable: false, messageId };
-    } catch (error) {
-      const permanent = error instanceof Error && ['MessageRejected', 'MailFromDomainNotVerifiedException', 'BadRequestException', 'NotFoundException'].includes(error.name);
-      return { ok: false, retryable: !permanent, error: error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 300) : String(error) };
-    }
   }
 
   private async pauseGone(results: { record: NotificationRecord; result: DeliveryResult }[]): Promise<void> {
