@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { encodeTime } from 'ulid';
+import { escapeHtml, renderEmail, subjectLine } from '../lambda/core/channels/email';
+import { judgeWebhookResponse } from '../lambda/core/channels/webhook';
 import { ConcurrencyLimit } from '../lambda/core/concurrency';
-import { judgeWebhookResponse } from '../lambda/core/delivery';
-import { escapeHtml, renderEmail, subjectLine } from '../lambda/core/email-content';
 import { Severity, SEVERITIES } from '../lambda/core/envelope';
 import { deterministicId, isId } from '../lambda/core/ids';
 import { candidatePatterns, SubscriptionIndex, SubscriptionMatcher, subscriptionMatches } from '../lambda/core/matching';

@@ -1,4 +1,4 @@
-import { WebhookRequest, WebhookResponse, WebhookTransport } from '../lambda/core/delivery';
+import { WebhookRequest, WebhookResponse, WebhookTransport } from '../lambda/core/channels/webhook';
 import { deliveryStatus } from '../lambda/core/events-query';
 import { newId } from '../lambda/core/ids';
 import { SubscriptionIndex, SubscriptionMatcher } from '../lambda/core/matching';

@@ -9,11 +9,11 @@ import { handlerEnv, LocalDynamo, startDynamo } from './helpers/dynamo';
 import { readQueueBody } from './helpers/queue-message';
 import { closedPort, ReceiverPool, ReceivedRequest } from './helpers/receivers';
 import { LocalSes, startSes } from './helpers/ses';
+import { newWebhookSecret } from '../lambda/core/channels/webhook';
 import { deterministicId, newId } from '../lambda/core/ids';
 import { NotificationRecord } from '../lambda/core/notification';
 import { StoredEvent } from '../lambda/core/stored-event';
 import { Subscription } from '../lambda/core/subscription';
-import { newWebhookSecret } from '../lambda/core/subscriptions-service';
 
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/ens-events';
 const DLQ_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/ens-events-dlq';

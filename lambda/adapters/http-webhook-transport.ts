@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIP, LookupFunction } from 'node:net';
 import { isForbiddenAddress } from '../core/address-policy';
-import { ForbiddenTargetError, WebhookRequest, WebhookResponse, WebhookTransport } from '../core/delivery';
+import { ForbiddenTargetError, WebhookRequest, WebhookResponse, WebhookTransport } from '../core/channels/webhook';
 
 /** How much of a receiver's answer we read (and discard) so the connection can be reused. */
 const MAX_RESPONSE_BYTES = 64 * 1024;

@@ -1,6 +1,5 @@
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
-import { EmailTransport } from '../core/delivery';
-import { EmailContent } from '../core/email-content';
+import { EmailContent, EmailTransport } from '../core/channels/email';
 
 /** Email through SES v2 SendEmail: HTML and text bodies, from the configured identity. */
 export class SesEmailTransport implements EmailTransport {

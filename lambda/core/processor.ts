@@ -1,13 +1,11 @@
+import { channelRegistry, ChannelRegistry, DeliveryResult } from './channels';
+import type { EmailTransport } from './channels/email';
+import type { WebhookTransport } from './channels/webhook';
 import { ConcurrencyLimit } from './concurrency';
-import {
-  DeliveryResult, EmailTransport, judgeWebhookError, judgeWebhookResponse, signedWebhookHeaders, webhookBody,
-  WebhookTransport,
-} from './delivery';
-import { renderEmail } from './email-content';
 import { deterministicId, timeOfId } from './ids';
 import { SubscriptionMatcher } from './matching';
 import { Attempt, NotificationRecord, NotificationStore } from './notification';
-import { messageGroupOf, parseQueueMessage, QueuedEventText, queueMessageBody, QueueRecord } from './queue-message';
+import { messageGroupOf, parseQueueMessage, QueuedEvent, QueuedEventText, queueMessageBody, QueueRecord } from './queue-message';
 import { nextDelaySeconds } from './retry-policy';
 import { SchemaValidator } from './schema-validator';
 import { EventNotStorableError, EventStore, StoredEvent } from './stored-event';
@@ -98,11 +96,13 @@ export class EventProcessor {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly limit: ConcurrencyLimit;
+  private readonly channels: ChannelRegistry;
 
   constructor(private readonly deps: ProcessorDependencies, private readonly config: ProcessorConfig) {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
     this.limit = new ConcurrencyLimit(config.maxConcurrentDeliveries);
+    this.channels = channelRegistry({ webhook: deps.webhooks, email: deps.email }, () => this.now());
   }
 
   /**
@@ -136,67 +136,18 @@ export class EventProcessor {
     return this.config.maxReceiveCount !== undefined && record.receiveCount >= this.config.maxReceiveCount;
   }
 
+  /** One round: parse → plan → deliver → settle, then the settlement's effects. */
   private async processOnce(record: QueueRecord, deadlineMs: number): Promise<void> {
-    const parsed = parseQueueMessage(record, this.config.queuePublisherKeyId);
-    if (!parsed.ok) return this.reject(record, parsed.reasons, parsed.eventId, parsed.partial && this.withPublisher(parsed.partial), parsed.event);
-    const { redrive } = parsed;
-    const message = this.withPublisher(parsed.message);
-    const schemaProblems = this.deps.schemas.validate(message.event.eventType, message.event);
-    if (schemaProblems.length > 0) return this.reject(record, schemaProblems, message.eventId, message, message.event);
-
-    // Match first, so the stored event says how many notifications it is waiting for.
-    const subscriptions = await this.deps.matcher.match(
-      message.event.eventType, message.event.severity, this.config.isolation === 'API_KEY' ? { ownerKeyId: message.publisherKeyId ?? '' } : undefined,
-    );
-    const event: StoredEvent = { ...this.stored(message, message.event, 'ACCEPTED'), matchedSubscriptions: subscriptions.length };
-    let created: boolean;
-    try {
-      created = await this.deps.events.putIfAbsent(event);
-    } catch (error) {
-      // Retrying cannot help an event the table refuses (e.g. over DynamoDB's 400 KB item limit).
-      if (error instanceof EventNotStorableError) return this.reject(record, [error.message], message.eventId, message, message.event, false);
-      throw error;
-    }
-    if (created) this.deps.metrics.count('EventsAccepted', 1);
-    // A new event has no records yet; a repeat or retry reads them so nothing is sent twice.
-    const existing = created ? [] : await this.deps.notifications.list(event.eventId);
-    const records = new Map(existing.map((r) => [r.subscriptionId, r]));
-
-    const matched = new Set(subscriptions.map((s) => s.subscriptionId));
-    const due = subscriptions.filter((s) => isDue(records.get(s.subscriptionId), redrive));
-    const outcomes = await Promise.all(due.map((s) => this.limit.run(async () => {
-      // Not enough time left for a whole request: leave it for the next round.
-      if (this.now() + this.config.webhookTimeoutMs + DEADLINE_MARGIN_MS > deadlineMs) return undefined;
-      return this.deliver(event, s, records.get(s.subscriptionId), redrive);
-    })));
-    const results = outcomes.filter((r): r is NonNullable<typeof r> => r !== undefined);
-    const deferred = outcomes.length - results.length;
-    // Pending notifications whose subscription was deleted or paused meanwhile end here.
-    const skipped: NotificationRecord[] = [...records.values()]
-      .filter((r) => r.status === 'PENDING' && !matched.has(r.subscriptionId))
-      .map(({ nextAttemptAt: _next, ...r }) => ({ ...r, status: 'SKIPPED', reason: 'subscription deleted, paused or no longer matching' }));
-    // The last receive: what is still pending or was not reached ends FAILED, with the reason,
-    // before SQS's redrive would move the message and leave it PENDING for ever.
+    const parsed = await this.parse(record);
+    if (!parsed) return;
+    const { message, event, subscriptions, existing, redrive } = parsed;
+    const plan = planRound(subscriptions, existing, redrive);
+    const { results, deferred } = await this.deliverDue(event, plan, redrive, deadlineMs);
     const last = this.isLastReceive(record);
-    const exhausted = `retries exhausted: the message was received ${record.receiveCount} times (the queue's maxReceiveCount)`;
-    const closed: NotificationRecord[] = [];
-    if (last) {
-      const attempted = new Set(results.map((r) => r.record.subscriptionId));
-      for (const s of due) {
-        const previous = records.get(s.subscriptionId);
-        if (attempted.has(s.subscriptionId)) continue;
-        closed.push({ ...this.recordBase(event, s, previous), attempts: previous?.attempts ?? [], status: 'FAILED', reason: exhausted });
-      }
-      for (const r of results) {
-        if (r.record.status !== 'PENDING') continue;
-        const { nextAttemptAt: _next, ...rest } = r.record;
-        r.record = { ...rest, status: 'FAILED', reason: `${exhausted}; last error: ${r.record.reason ?? 'failed'}`.slice(0, 1000) };
-      }
-    }
-    const changed = [...results.map((r) => r.record), ...skipped, ...closed];
-    if (changed.length > 0) await this.deps.notifications.saveAll(changed);
+    const settlement = settleRound({ event, plan, results, deferred, last, receiveCount: record.receiveCount });
 
-    for (const { record: r, subscription } of results) {
+    if (settlement.save.length > 0) await this.deps.notifications.saveAll(settlement.save);
+    for (const { record: r, subscription } of settlement.results) {
       this.deps.log.info('Notification attempt', {
         eventId: r.eventId,
         subscriptionId: r.subscriptionId,
@@ -209,31 +160,70 @@ export class EventProcessor {
       if (r.status === 'PENDING') this.deps.metrics.count('DeliveriesRetried', 1, subscription.channel);
       if (r.status === 'FAILED') this.deps.metrics.count('DeliveriesFailed', 1, subscription.channel);
     }
-    for (const r of closed) this.deps.metrics.count('DeliveriesFailed', 1, r.channel);
-    await this.pauseGone(results);
+    for (const r of settlement.closed) this.deps.metrics.count('DeliveriesFailed', 1, r.channel);
+    await this.pauseGone(settlement.results);
 
-    const failed = [...results.map((r) => r.record), ...closed].filter((r) => r.status === 'FAILED');
-    if (failed.length > 0) {
-      const reason = failed.map((f) => `${f.subscriptionId}: ${f.reason ?? 'failed'}`).join('; ');
+    if (settlement.deadLetterReason !== undefined) {
       await this.deps.queue.deadLetter(
-        queueMessageBody(message, { redrive: true }), `delivery failed: ${reason}`.slice(0, 1000), event.eventId, messageGroupOf(message.event),
+        queueMessageBody(message, { redrive: true }), settlement.deadLetterReason, event.eventId, messageGroupOf(message.event),
       );
     }
-    if (last) return;
-
-    // The latest state of each record decides: a stored PENDING record that this attempt
-    // delivered (or failed for good) no longer keeps the message on the queue.
-    const latest = new Map<string, NotificationRecord>(records);
-    for (const r of changed) latest.set(r.subscriptionId, r);
-    const pending = [...latest.values()].filter((r) => r.status === 'PENDING');
-    if (pending.length > 0 || deferred > 0) {
-      // One round serves every pending notification, so the message comes back once per step
-      // of the schedule: at the latest time any of them asked for (jitter, Retry-After).
-      const wakeAt = Math.max(this.now() + (deferred > 0 ? 1000 : 0), ...pending.map((r) => Date.parse(r.nextAttemptAt ?? '') || 0));
-      const delay = Math.max(0, Math.ceil((wakeAt - this.now()) / 1000));
+    if (settlement.comeBack) {
+      const delay = comeBackDelaySeconds(settlement.comeBack, this.now());
       await this.deps.queue.retryLater(record.receiptHandle, delay);
       throw new RetryLaterError(event.eventId, delay);
     }
+  }
+
+  /**
+   * Parse: the message, its schema, the matching subscriptions, the stored event and (for a
+   * repeat or retry) its notification records. Undefined when the message was rejected.
+   */
+  private async parse(record: QueueRecord): Promise<ParsedRound | undefined> {
+    const parsed = parseQueueMessage(record, this.config.queuePublisherKeyId);
+    if (!parsed.ok) {
+      await this.reject(record, parsed.reasons, parsed.eventId, parsed.partial && this.withPublisher(parsed.partial), parsed.event);
+      return undefined;
+    }
+    const { redrive } = parsed;
+    const message = this.withPublisher(parsed.message);
+    const schemaProblems = this.deps.schemas.validate(message.event.eventType, message.event);
+    if (schemaProblems.length > 0) {
+      await this.reject(record, schemaProblems, message.eventId, message, message.event);
+      return undefined;
+    }
+
+    // Match first, so the stored event says how many notifications it is waiting for.
+    const subscriptions = await this.deps.matcher.match(
+      message.event.eventType, message.event.severity, this.config.isolation === 'API_KEY' ? { ownerKeyId: message.publisherKeyId ?? '' } : undefined,
+    );
+    const event: StoredEvent = { ...this.stored(message, message.event, 'ACCEPTED'), matchedSubscriptions: subscriptions.length };
+    let created: boolean;
+    try {
+      created = await this.deps.events.putIfAbsent(event);
+    } catch (error) {
+      // Retrying cannot help an event the table refuses (e.g. over DynamoDB's 400 KB item limit).
+      if (error instanceof EventNotStorableError) {
+        await this.reject(record, [error.message], message.eventId, message, message.event, false);
+        return undefined;
+      }
+      throw error;
+    }
+    if (created) this.deps.metrics.count('EventsAccepted', 1);
+    // A new event has no records yet; a repeat or retry reads them so nothing is sent twice.
+    const existing = created ? [] : await this.deps.notifications.list(event.eventId);
+    return { message, event, subscriptions, existing, redrive };
+  }
+
+  /** Deliver: every due subscription, at most `maxConcurrentDeliveries` at once, none that could outlast the deadline. */
+  private async deliverDue(event: StoredEvent, plan: RoundPlan, redrive: boolean, deadlineMs: number) {
+    const outcomes = await Promise.all(plan.due.map((s) => this.limit.run(async () => {
+      // Not enough time left for a whole request: leave it for the next round.
+      if (this.now() + this.config.webhookTimeoutMs + DEADLINE_MARGIN_MS > deadlineMs) return undefined;
+      return this.deliver(event, s, plan.records.get(s.subscriptionId), redrive);
+    })));
+    const results = outcomes.filter((r): r is NonNullable<typeof r> => r !== undefined);
+    return { results, deferred: outcomes.length - results.length };
   }
 
   private async reject(
@@ -269,30 +259,13 @@ export class EventProcessor {
     };
   }
 
-  /**
-   * The fields of a notification record that never change. Its id (the `webhook-id`) depends on
-   * the event id and the subscription only, so every attempt, redelivery, repeated publish and
-   * replay of the pair carries the same one.
-   */
-  private recordBase(event: StoredEvent, subscription: Subscription, previous: NotificationRecord | undefined) {
-    return {
-      eventId: event.eventId,
-      subscriptionId: subscription.subscriptionId,
-      notificationId: previous?.notificationId
-        ?? deterministicId('ntf', timeOfId(event.eventId), `${event.eventId}/${subscription.subscriptionId}`),
-      channel: subscription.channel,
-      ownerKeyId: subscription.ownerKeyId,
-      ...(previous?.scheduleStart ? { scheduleStart: previous.scheduleStart } : {}),
-      expiresAt: event.expiresAt,
-    };
-  }
-
   private async deliver(event: StoredEvent, subscription: Subscription, previous: NotificationRecord | undefined, redrive: boolean) {
     const startedMs = this.now();
-    const { notificationId } = this.recordBase(event, subscription, previous);
-    const result = subscription.channel === 'WEBHOOK'
-      ? await this.sendWebhook(event, subscription, notificationId, startedMs)
-      : await this.sendEmail(event, subscription);
+    const { notificationId } = recordBase(event, subscription, previous);
+    const channel = this.channels.get(subscription.channel);
+    const result: DeliveryResult = channel
+      ? await channel.deliver(event, subscription, { notificationId, startedMs, timeoutMs: this.config.webhookTimeoutMs })
+      : { ok: false, retryable: false, error: `unknown channel ${subscription.channel}` };
     const latencyMs = Math.max(0, this.now() - startedMs);
     const attempt: Attempt = {
       at: new Date(startedMs).toISOString(),
@@ -309,7 +282,7 @@ export class EventProcessor {
     const dropped = Math.max(0, all.length - MAX_KEPT_ATTEMPTS);
     const attempts = all.slice(dropped);
     const scheduleStart = Math.max(0, (restart ? all.length - 1 : previous?.scheduleStart ?? 0) - dropped);
-    const { scheduleStart: _previousStart, ...fixed } = this.recordBase(event, subscription, previous);
+    const { scheduleStart: _previousStart, ...fixed } = recordBase(event, subscription, previous);
     const base = { ...fixed, attempts, ...(scheduleStart > 0 ? { scheduleStart } : {}) };
     let record: NotificationRecord;
     if (result.ok) {
@@ -322,37 +295,10 @@ export class EventProcessor {
         ? { ...base, status: 'FAILED', reason: result.error ?? 'failed' }
         : { ...base, status: 'PENDING', nextAttemptAt: new Date(this.now() + delay * 1000).toISOString(), reason: result.error };
     }
-    return { record, subscription, result };
+    return { record, subscription, result } satisfies DeliveryOutcome;
   }
 
-  private async sendWebhook(event: StoredEvent, subscription: Subscription, notificationId: string, nowMs: number): Promise<DeliveryResult> {
-    if (!subscription.secret) return { ok: false, retryable: false, error: 'subscription has no signing secret' };
-    const body = webhookBody(event);
-    try {
-      const response = await this.deps.webhooks.post({
-        url: subscription.target,
-        headers: signedWebhookHeaders(subscription.secret, notificationId, new Date(nowMs), body),
-        body,
-        timeoutMs: this.config.webhookTimeoutMs,
-      });
-      return judgeWebhookResponse(response, this.now());
-    } catch (error) {
-      return judgeWebhookError(error);
-    }
-  }
-
-  private async sendEmail(event: StoredEvent, subscription: Subscription): Promise<DeliveryResult> {
-    if (!this.deps.email) return { ok: false, retryable: false, error: 'the email channel is not enabled for this deployment' };
-    try {
-      const messageId = await this.deps.email.send(subscription.target, renderEmail(event));
-      return { ok: true, retryable: false, messageId };
-    } catch (error) {
-      const permanent = error instanceof Error && ['MessageRejected', 'MailFromDomainNotVerifiedException', 'BadRequestException', 'NotFoundException'].includes(error.name);
-      return { ok: false, retryable: !permanent, error: error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 300) : String(error) };
-    }
-  }
-
-  private async pauseGone(results: { record: NotificationRecord; result: DeliveryResult }[]): Promise<void> {
+  private async pauseGone(results: readonly DeliveryOutcome[]): Promise<void> {
     await Promise.all(results.filter((r) => r.result.disableSubscription).map(async ({ record }) => {
       await this.deps.pauser.disable(record.subscriptionId, 'receiver answered 410 Gone');
       this.deps.log.warn('Subscription paused: receiver answered 410 Gone', { subscriptionId: record.subscriptionId });
@@ -360,10 +306,146 @@ export class EventProcessor {
   }
 }
 
+/** What parsing a message found: everything the round needs. */
+interface ParsedRound {
+  readonly message: QueuedEvent;
+  readonly event: StoredEvent;
+  readonly subscriptions: Subscription[];
+  readonly existing: NotificationRecord[];
+  readonly redrive: boolean;
+}
+
+/** One attempt's outcome: the notification record it produced and how the channel judged it. */
+export interface DeliveryOutcome {
+  readonly record: NotificationRecord;
+  readonly subscription: Subscription;
+  readonly result: DeliveryResult;
+}
+
+/** Which subscriptions get an attempt this round, and what is on record for the event. */
+export interface RoundPlan {
+  /** The stored records by subscription id. */
+  readonly records: ReadonlyMap<string, NotificationRecord>;
+  /** The subscriptions that match now. */
+  readonly matched: ReadonlySet<string>;
+  /** The matching subscriptions due for an attempt: new, pending, or failed on a redrive. */
+  readonly due: Subscription[];
+}
+
+/** Plan (pure): which subscriptions are due, given what is on record. */
+export function planRound(subscriptions: readonly Subscription[], existing: readonly NotificationRecord[], redrive: boolean): RoundPlan {
+  const records = new Map(existing.map((r) => [r.subscriptionId, r]));
+  const matched = new Set(subscriptions.map((s) => s.subscriptionId));
+  const due = subscriptions.filter((s) => isDue(records.get(s.subscriptionId), redrive));
+  return { records, matched, due };
+}
+
 /** Whether a subscription gets an attempt this round: new or pending (or failed, on a redrive). */
 function isDue(record: NotificationRecord | undefined, redrive: boolean): boolean {
   if (!record || record.status === 'PENDING') return true;
   return redrive && record.status === 'FAILED';
+}
+
+/** When the message comes back: the latest `nextAttemptAt` of its pending notifications, or soon for deferred ones. */
+export interface ComeBack {
+  /** Deliveries were left for the next round (deadline): come back after at least 1 s. */
+  readonly deferred: boolean;
+  /** The latest `nextAttemptAt` among the pending notifications (epoch ms; 0 when none). */
+  readonly latestAttemptAtMs: number;
+}
+
+export interface Settlement {
+  /** The round's outcomes, closed FAILED on the last receive where they were still pending. */
+  readonly results: DeliveryOutcome[];
+  /** Every record the round changed: attempted, skipped and closed. */
+  readonly save: NotificationRecord[];
+  /** Due notifications the last receive closed without an attempt. */
+  readonly closed: NotificationRecord[];
+  /** Why a redrive copy goes to the DLQ, when a notification failed for good. */
+  readonly deadLetterReason?: string;
+  /** When the message must come back; undefined when it is done with. */
+  readonly comeBack?: ComeBack;
+}
+
+/**
+ * Settle (pure): the records to save, what is dead-lettered and when the message comes back.
+ */
+export function settleRound(input: {
+  readonly event: StoredEvent;
+  readonly plan: RoundPlan;
+  readonly results: readonly DeliveryOutcome[];
+  /** Due deliveries not started for lack of time. */
+  readonly deferred: number;
+  /** The queue's last receive of the message. */
+  readonly last: boolean;
+  readonly receiveCount: number;
+}): Settlement {
+  const { event, plan, last } = input;
+  let results = [...input.results];
+  // Pending notifications whose subscription was deleted or paused meanwhile end here.
+  const skipped: NotificationRecord[] = [...plan.records.values()]
+    .filter((r) => r.status === 'PENDING' && !plan.matched.has(r.subscriptionId))
+    .map(({ nextAttemptAt: _next, ...r }) => ({ ...r, status: 'SKIPPED', reason: 'subscription deleted, paused or no longer matching' }));
+  // The last receive: what is still pending or was not reached ends FAILED, with the reason,
+  // before SQS's redrive would move the message and leave it PENDING for ever.
+  const exhausted = `retries exhausted: the message was received ${input.receiveCount} times (the queue's maxReceiveCount)`;
+  const closed: NotificationRecord[] = [];
+  if (last) {
+    const attempted = new Set(results.map((r) => r.record.subscriptionId));
+    for (const s of plan.due) {
+      const previous = plan.records.get(s.subscriptionId);
+      if (attempted.has(s.subscriptionId)) continue;
+      closed.push({ ...recordBase(event, s, previous), attempts: previous?.attempts ?? [], status: 'FAILED', reason: exhausted });
+    }
+    results = results.map((r) => {
+      if (r.record.status !== 'PENDING') return r;
+      const { nextAttemptAt: _next, ...rest } = r.record;
+      return { ...r, record: { ...rest, status: 'FAILED', reason: `${exhausted}; last error: ${r.record.reason ?? 'failed'}`.slice(0, 1000) } };
+    });
+  }
+  const save = [...results.map((r) => r.record), ...skipped, ...closed];
+
+  const failed = [...results.map((r) => r.record), ...closed].filter((r) => r.status === 'FAILED');
+  const deadLetterReason = failed.length > 0
+    ? `delivery failed: ${failed.map((f) => `${f.subscriptionId}: ${f.reason ?? 'failed'}`).join('; ')}`.slice(0, 1000)
+    : undefined;
+  const settled = { results, save, closed, ...(deadLetterReason !== undefined ? { deadLetterReason } : {}) };
+  if (last) return settled;
+
+  // The latest state of each record decides: a stored PENDING record that this attempt
+  // delivered (or failed for good) no longer keeps the message on the queue.
+  const latest = new Map<string, NotificationRecord>(plan.records);
+  for (const r of save) latest.set(r.subscriptionId, r);
+  const pending = [...latest.values()].filter((r) => r.status === 'PENDING');
+  if (pending.length === 0 && input.deferred === 0) return settled;
+  // One round serves every pending notification, so the message comes back once per step
+  // of the schedule: at the latest time any of them asked for (jitter, Retry-After).
+  const latestAttemptAtMs = Math.max(0, ...pending.map((r) => Date.parse(r.nextAttemptAt ?? '') || 0));
+  return { ...settled, comeBack: { deferred: input.deferred > 0, latestAttemptAtMs } };
+}
+
+/** The visibility delay that brings the message back when the settlement asked (whole seconds). */
+export function comeBackDelaySeconds(comeBack: ComeBack, nowMs: number): number {
+  const wakeAt = Math.max(nowMs + (comeBack.deferred ? 1000 : 0), comeBack.latestAttemptAtMs);
+  return Math.max(0, Math.ceil((wakeAt - nowMs) / 1000));
+}
+
+/**
+ * The fields of a notification record that never change. Its id (the `webhook-id`) depends on
+ * the event id and the subscription only, so every attempt, redelivery, repeated publish and
+ * replay of the pair carries the same one.
+ */
+function recordBase(event: StoredEvent, subscription: Subscription, previous: NotificationRecord | undefined) {
+  return {
+    eventId: event.eventId,
+    subscriptionId: subscription.subscriptionId,
+    notificationId: previous?.notificationId
+      ?? deterministicId('ntf', timeOfId(event.eventId), `${event.eventId}/${subscription.subscriptionId}`),
+    channel: subscription.channel,
+    ownerKeyId: subscription.ownerKeyId,
+    ...(previous?.scheduleStart ? { scheduleStart: previous.scheduleStart } : {}),
+    expiresAt: event.expiresAt,
+  };
 }
 
 function describe(error: unknown): string {

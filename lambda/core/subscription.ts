@@ -1,9 +1,10 @@
 import * as z from 'zod';
-import { isForbiddenAddress } from './address-policy';
+import { Channel, CHANNELS, describeChannel, TargetPolicy } from './channels';
 import { EVENT_TYPE_PATTERN, Severity, severitySchema } from './envelope';
 
-export const CHANNELS = ['EMAIL', 'WEBHOOK'] as const;
-export type Channel = (typeof CHANNELS)[number];
+/** The channel names live with their registration (channels/index.ts). */
+export { CHANNELS } from './channels';
+export type { Channel, TargetPolicy } from './channels';
 
 /** A stored subscription (one item of the Subscriptions table). */
 export interface Subscription {
@@ -54,36 +55,9 @@ export const updateSubscriptionSchema = z
 
 export type SubscriptionChanges = z.infer<typeof updateSubscriptionSchema>;
 
-export interface TargetPolicy {
-  /** Local runtime only: allow http:// and private/loopback webhook targets. */
-  readonly allowPrivateTargets: boolean;
-}
-
-const emailSchema = z.email({ error: 'must be an email address' }).max(254, 'must be at most 254 characters');
-
-/** Why a target is not acceptable for the channel, or undefined when it is. */
+/** Why a target is not acceptable for the channel, or undefined when it is (the channel decides). */
 export function targetError(channel: Channel, target: string, policy: TargetPolicy): string | undefined {
-  if (channel === 'EMAIL') {
-    return emailSchema.safeParse(target).success ? undefined : 'must be an email address';
-  }
-  let url: URL;
-  try {
-    url = new URL(target);
-  } catch {
-    return 'must be an absolute https:// URL';
-  }
-  if (url.protocol !== 'https:' && !(policy.allowPrivateTargets && url.protocol === 'http:')) return 'must be an https:// URL';
-  if (url.username || url.password) return 'must not contain credentials';
-  if (url.hash) return 'must not contain a fragment';
-  if (!policy.allowPrivateTargets) {
-    // A trailing dot names the same host (`localhost.` is localhost).
-    const host = url.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '');
-    if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.internal')) return 'must not point to a local or internal host';
-    if (/^[\d.]+$/.test(host) || host.includes(':')) {
-      if (isForbiddenAddress(host)) return 'must not point to a private, loopback, link-local or reserved address';
-    }
-  }
-  return undefined;
+  return describeChannel(channel).validateTarget(target, policy);
 }
 
 /** The subscription as the API shows it: everything but the secret. */

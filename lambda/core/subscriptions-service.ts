@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import * as z from 'zod';
+import { describeChannel, newSigningSecret } from './channels';
 import { emptyResponse, HttpRequest, HttpResponse, jsonResponse } from './http';
 import { isId, newId } from './ids';
 import { parseJsonBody, requireJsonContentType } from './json-body';
@@ -29,11 +29,6 @@ export interface SubscriptionStore {
   update(subscriptionId: string, ownerKeyId: string, changes: SubscriptionChanges, updatedAt: string): Promise<Subscription | undefined>;
   /** Deletes it if it exists and belongs to the owner; false otherwise. */
   delete(subscriptionId: string, ownerKeyId: string): Promise<boolean>;
-}
-
-/** A new Standard Webhooks secret: `whsec_` + base64 of 32 random bytes. */
-export function newWebhookSecret(): string {
-  return `whsec_${randomBytes(32).toString('base64')}`;
 }
 
 const listQuerySchema = z.object({
@@ -79,7 +74,7 @@ export class SubscriptionsService {
       target: input.target,
       enabled: input.enabled,
       ...(input.description !== undefined ? { description: input.description } : {}),
-      ...(input.channel === 'WEBHOOK' ? { secret: newWebhookSecret() } : {}),
+      ...(describeChannel(input.channel).hasSigningSecret ? { secret: newSigningSecret() } : {}),
       createdAt: at,
       updatedAt: at,
     };

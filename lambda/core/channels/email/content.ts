@@ -1,5 +1,5 @@
-import { indentJson, memberText } from './raw-json';
-import { StoredEvent } from './stored-event';
+import { indentJson, memberText } from '../../raw-json';
+import type { StoredEvent } from '../../stored-event';
 
 export interface EmailContent {
   readonly subject: string;

@@ -1,0 +1,40 @@
+import type { DeliveryChannel } from '../channel';
+import { judgeWebhookError, judgeWebhookResponse } from './outcome';
+import { signedWebhookHeaders, webhookBody } from './signing';
+import { webhookTargetError } from './target';
+import type { WebhookTransport } from './transport';
+
+export { judgeWebhookError, judgeWebhookResponse } from './outcome';
+export { newWebhookSecret, signedWebhookHeaders, webhookBody } from './signing';
+export { webhookTargetError } from './target';
+export { ForbiddenTargetError } from './transport';
+export type { WebhookRequest, WebhookResponse, WebhookTransport } from './transport';
+
+/**
+ * Webhooks (docs/architecture.md "Delivery"): the event as JSON, signed the Standard Webhooks way
+ * with the subscription's secret, POSTed through the transport and judged by its answer.
+ * Without a transport every attempt fails for good.
+ */
+export function webhookChannel(transport: WebhookTransport | undefined, now: () => number): DeliveryChannel {
+  return {
+    name: 'WEBHOOK',
+    hasSigningSecret: true,
+    validateTarget: webhookTargetError,
+    async deliver(event, subscription, { notificationId, startedMs, timeoutMs }) {
+      if (!transport) return { ok: false, retryable: false, error: 'the webhook channel is not enabled for this deployment' };
+      if (!subscription.secret) return { ok: false, retryable: false, error: 'subscription has no signing secret' };
+      const body = webhookBody(event);
+      try {
+        const response = await transport.post({
+          url: subscription.target,
+          headers: signedWebhookHeaders(subscription.secret, notificationId, new Date(startedMs), body),
+          body,
+          timeoutMs,
+        });
+        return judgeWebhookResponse(response, now());
+      } catch (error) {
+        return judgeWebhookError(error);
+      }
+    },
+  };
+}
