@@ -532,6 +532,21 @@ describe('POST /webhooks/{source} through the ingest handler', () => {
       expect(readQueueBody(h.sends()[0].MessageBody!).event).toMatchObject({ eventType: 'std.webhook', details: { data: { id: 1 } } });
     });
 
+    test('standard webhooks: Svix\'s header names (svix-id, svix-timestamp, svix-signature) are accepted too, and checked as strictly', async () => {
+      const body = JSON.stringify({ type: 'user.created', data: { id: 2 } });
+      const id = `msg_${randomUUID()}`;
+      const t = nowSeconds();
+      const signature = new Webhook(secretOf(STANDARD)).sign(id, new Date(t * 1000), body);
+      const result = await h.post('std', body, { 'svix-id': id, 'svix-timestamp': String(t), 'svix-signature': signature });
+      expect(result.statusCode).toBe(202);
+      expect(readQueueBody(h.sends()[0].MessageBody!).event).toMatchObject({ eventType: 'std.user.created', details: { data: { id: 2 } } });
+      // The delivery id is the idempotency key under either spelling: the same delivery again is one event.
+      const again = await h.post('std', body, { 'webhook-id': id, 'webhook-timestamp': String(t), 'webhook-signature': signature });
+      expect(jsonBody(again).eventId).toBe(jsonBody(result).eventId);
+      const forged = await h.post('std', body, { 'svix-id': id, 'svix-timestamp': String(t), 'svix-signature': signature.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')) });
+      expectProblem(forged, 401, 'invalid-signature');
+    });
+
     test('hmac: the configured algorithm, encoding and prefix are all required', async () => {
       const delivery = deliveryFor(HMAC, { secret: secretOf(HMAC) });
       const variants = [

@@ -71,6 +71,12 @@ function parseJson(raw: string): { payload: unknown; payloadJson: string } {
   }
 }
 
+/** The Standard Webhooks headers, from `webhook-*` or, when those are absent, Svix's `svix-*` names. */
+function standardWebhookHeaders(headers: Headers): Record<string, string> {
+  const pick = (name: string) => headers[`webhook-${name}`] ?? headers[`svix-${name}`] ?? '';
+  return { 'webhook-id': pick('id'), 'webhook-timestamp': pick('timestamp'), 'webhook-signature': pick('signature') };
+}
+
 /** Verifies one secret; throws InboundRejection('signature') when it does not match. */
 function verifyWith(source: InboundSource, secret: string, headers: Headers, raw: string, nowMs: number): VerifiedDelivery {
   switch (source.provider) {
@@ -106,15 +112,17 @@ function verifyWith(source: InboundSource, secret: string, headers: Headers, raw
       return { type: payload.type, deliveryId: typeof payload.id === 'string' ? payload.id : undefined, ...body };
     }
     case 'standard-webhooks': {
+      // Svix, the spec's origin, sends the same headers named svix-*: accept either spelling.
+      const spec = standardWebhookHeaders(headers);
       try {
         // jsonParse: false, so a signed body that is not JSON is a payload problem (400), not a 401.
-        new Webhook(secret).verify(raw, headers as Record<string, string>, { jsonParse: false });
+        new Webhook(secret).verify(raw, spec, { jsonParse: false });
       } catch (error) {
         throw new InboundRejection('signature', error instanceof Error ? error.message : 'signature mismatch');
       }
       const body = parseJson(raw);
       const payload = body.payload as { type?: unknown };
-      return { type: typeof payload?.type === 'string' ? payload.type : 'webhook', deliveryId: headers['webhook-id'], ...body };
+      return { type: typeof payload?.type === 'string' ? payload.type : 'webhook', deliveryId: spec['webhook-id'], ...body };
     }
     case 'hmac': {
       const header = required(headers, (source.header ?? '').toLowerCase());
