@@ -239,7 +239,11 @@ export class EventNotificationService extends Construct {
       } satisfies FunctionSettings<ProcessorSetting>,
       settings: settings.eventSchemasJson ? { EVENT_SCHEMAS: settings.eventSchemasJson } satisfies FunctionSettings<ProcessorSetting> : undefined,
     });
-    processor.function.addEventSource(new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true }));
+    // FIFO: one message per invocation. In a batch, the events behind one that waits for a retry
+    // are handed back unprocessed, and every such receive counts towards maxReceiveCount: they
+    // would reach the dead-letter queue without ever being attempted (found by the torture suite).
+    // With one message per batch, SQS keeps the rest of a group unreceived until its head is done.
+    processor.function.addEventSource(new SqsEventSource(this.queue, { batchSize: settings.fifo ? 1 : 10, reportBatchItemFailures: true }));
     acknowledge(processor.function.node.findAll().find((c) => c instanceof lambda.CfnEventSourceMapping)!, {
       id: 'Serverless-LambdaEventSourceMappingDestination',
       reason: 'The events queue has a redrive policy to the service dead-letter queue (maxReceiveCount), and the processor '

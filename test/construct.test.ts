@@ -590,6 +590,10 @@ describe('options', () => {
       s = synth({ fifo: true });
     });
 
+    test('the processor takes one message per batch: events behind a retrying one are never received early (their receives would count towards maxReceiveCount)', () => {
+      s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 1, FunctionResponseTypes: ['ReportBatchItemFailures'] });
+    });
+
     test('both queues are FIFO, the events queue with per-group deduplication and throughput', () => {
       s.template.resourceCountIs('AWS::SQS::Queue', 2);
       s.template.allResourcesProperties('AWS::SQS::Queue', { FifoQueue: true });

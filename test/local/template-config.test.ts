@@ -58,6 +58,8 @@ describe('local/template-config', () => {
       { name: 'shop', provider: 'shopify', severity: 'HIGH', secretId: localSecretArn('shop') },
     ]);
     expect(config.eventsQueue.fifo).toBe(true);
+    // FIFO: one message per batch, as the construct sets the event source.
+    expect(config.eventSource.batchSize).toBe(1);
     expect(config.inboundSecretArns).toEqual({ shop: localSecretArn('shop') });
   });
 
