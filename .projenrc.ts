@@ -171,11 +171,11 @@ project.addTask('bench', {
   steps: [{ spawn: bundle.name }, { exec: 'ts-node --transpile-only bench/bench.ts', receiveArgs: true }],
 });
 
-// The torture suite (test/torture): the local runtime under concurrent idempotent publishes,
+// The torture suite (test/helpers/torture, short variant in test/torture): the local runtime under concurrent idempotent publishes,
 // SIGKILLs and hostile payloads, in both queue modes, with the invariants checked end to end.
 project.addTask('torture', {
   description: 'Torture test of the local runtime: 1,000 events, SIGKILLs, hostile payloads, both queue modes (npm run torture -- --events 2000 --mode fifo --kills 3 --seed 7)',
-  steps: [{ spawn: bundle.name }, { exec: 'ts-node --transpile-only test/torture/torture.ts', receiveArgs: true }],
+  steps: [{ spawn: bundle.name }, { exec: 'ts-node --transpile-only test/helpers/torture/torture.ts', receiveArgs: true }],
 });
 
 project.addTask('test:update-snapshots', {

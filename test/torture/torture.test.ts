@@ -1,4 +1,4 @@
-import { runTorture, TortureCounts } from './torture';
+import { NO_VIOLATIONS, runTorture } from '../helpers/torture/torture';
 
 /*
  * The torture suite, short: 150 events, one SIGKILL and restart while publishing, in each queue
@@ -6,19 +6,6 @@ import { runTorture, TortureCounts } from './torture';
  */
 
 const EVENTS = 150;
-const NONE: TortureCounts = {
-  notAccepted: 0,
-  lost: 0,
-  unstableIds: 0,
-  idempotencyBreaks: 0,
-  badSignatures: 0,
-  alteredPayloads: 0,
-  spoofedFields: 0,
-  misrouted: 0,
-  unaccounted: 0,
-  crashes: 0,
-  outOfOrder: 0,
-};
 
 describe('torture (short): the local runtime under concurrent publishes, a SIGKILL and hostile payloads', () => {
   test.each(['standard', 'fifo'] as const)('%s queue: every invariant holds', async (mode) => {
@@ -34,6 +21,6 @@ describe('torture (short): the local runtime under concurrent publishes, a SIGKI
     };
     // Every valid event accepted; those that set the service's own fields refused (400).
     expect(result.spoofing).toBeGreaterThan(0);
-    expect(report).toEqual({ ...report, error: undefined, accepted: EVENTS - result.spoofing, counts: NONE, examples: [] });
+    expect(report).toEqual({ ...report, error: undefined, accepted: EVENTS - result.spoofing, counts: NO_VIOLATIONS, examples: [] });
   }, 180_000);
 });

@@ -4,7 +4,7 @@
  * concurrently with idempotency keys, SIGKILLs and restarts on the same data folder meanwhile,
  * then invariants checked from what the receivers saw and what GET /events/{id} says.
  *
- *   ts-node --transpile-only test/torture/torture.ts [--events N] [--mode standard|fifo|both]
+ *   ts-node --transpile-only test/helpers/torture/torture.ts [--events N] [--mode standard|fifo|both]
  *       [--kills K] [--seed S] [--concurrency C] [--settle-timeout SECONDS] [--log-dir DIR]
  *
  * Prints one summary line per mode and exits 1 if any invariant was broken. Long logs (every
@@ -19,9 +19,9 @@ import { Webhook } from 'standardwebhooks';
 import {
   details, EVENT_TYPES, Filter, Flavour, FLAVOURS, intBetween, J, matches, pick, pickFlavour, prng, SEVERITIES, Severity, SPOOFED, title,
 } from './payloads';
-import { children, DevProcess, sleep, startDev } from '../helpers/dev-process';
-import { at, canonical, firstDifference, Json, member, parseLossless, stringifyLossless, stringOf } from '../helpers/lossless-json';
-import { ReceivedRequest, Receiver, Reply, startReceiver } from '../helpers/receivers';
+import { children, DevProcess, sleep, startDev } from '../dev-process';
+import { at, canonical, firstDifference, Json, member, parseLossless, stringifyLossless, stringOf } from '../lossless-json';
+import { ReceivedRequest, Receiver, Reply, startReceiver } from '../receivers';
 
 export type Mode = 'standard' | 'fifo';
 
@@ -95,6 +95,21 @@ export interface TortureResult {
   readonly examples: readonly string[];
   readonly logFile: string;
 }
+
+/** Every invariant count at 0: what a passing run reports. */
+export const NO_VIOLATIONS: TortureCounts = {
+  notAccepted: 0,
+  lost: 0,
+  unstableIds: 0,
+  idempotencyBreaks: 0,
+  badSignatures: 0,
+  alteredPayloads: 0,
+  spoofedFields: 0,
+  misrouted: 0,
+  unaccounted: 0,
+  crashes: 0,
+  outOfOrder: 0,
+};
 
 const API_KEY = 'torture-api-key-0001';
 const DEFAULT_RETRY_SCHEDULE = '0s,1s,1s,2s,2s,3s,3s,5s';
@@ -632,19 +647,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
   } catch (runError) {
     error = runError instanceof Error ? runError.message : String(runError);
     say(`error: ${error}`);
-    const zero: TortureCounts = {
-      notAccepted: 0,
-      lost: 0,
-      unstableIds: 0,
-      idempotencyBreaks: 0,
-      badSignatures: 0,
-      alteredPayloads: 0,
-      spoofedFields: 0,
-      misrouted: 0,
-      unaccounted: 0,
-      crashes: runtime.crashes,
-      outOfOrder: 0,
-    };
+    const zero: TortureCounts = { ...NO_VIOLATIONS, crashes: runtime.crashes };
     return finish(mode, events.length, accepted, zero, 0, 0, (Date.now() - started) / 1000, error, {}, logFile, note);
   } finally {
     await runtime.stop().catch((stopError) => note(`stopping the runtime: ${String(stopError)}`));

@@ -1,4 +1,4 @@
-import type { Json } from '../helpers/lossless-json';
+import type { Json } from '../lossless-json';
 
 /** Small builders for lossless JSON trees (numbers as raw digits). */
 export const J = {
