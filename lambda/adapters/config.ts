@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as z from 'zod';
 import { IngestSetting, ISOLATION_MODES, ManagementSetting, ProcessorSetting, SETTINGS_FILE_VARIABLE } from '../../src/contract';
+import { DEFAULT_DISABLE_AFTER_SECONDS } from '../core/endpoint-health';
 import { inboundSourceSchema } from '../core/inbound-webhooks';
 
 /**
@@ -132,4 +133,6 @@ export const processorConfigSchema = z.object({
     }
     return owners;
   }),
+  /** A subscription whose every delivery has failed for this long is disabled (the construct's disableAfter). */
+  DISABLE_AFTER_SECONDS: z.coerce.number().int().min(1).max(365 * 86400).default(DEFAULT_DISABLE_AFTER_SECONDS),
 } satisfies Record<ProcessorSetting, z.ZodType>);

@@ -4,6 +4,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { dynamoDocumentClient, ses, sqs } from '../adapters/aws-clients';
 import { processorConfigSchema, readConfig } from '../adapters/config';
+import { DynamoEndpointHealthStore } from '../adapters/dynamo-endpoint-health-store';
 import { DynamoEventStore } from '../adapters/dynamo-event-store';
 import { DynamoNotificationStore } from '../adapters/dynamo-notification-store';
 import { DynamoSubscriptionIndex } from '../adapters/dynamo-subscription-index';
@@ -66,6 +67,7 @@ const processor = new EventProcessor({
   email: config.EMAIL_FROM_ADDRESS ? new SesEmailTransport(ses(), config.EMAIL_FROM_ADDRESS, config.SES_CONFIGURATION_SET) : undefined,
   queue: queueControl,
   pauser: subscriptionIndex,
+  health: new DynamoEndpointHealthStore(documents, config.SUBSCRIPTIONS_TABLE_NAME),
   metrics: {
     count: (name, value, channel) => {
       recorded = true;
@@ -90,6 +92,7 @@ const processor = new EventProcessor({
   isolation: config.ISOLATION,
   queuePublisherKeyId: config.QUEUE_PUBLISHER_KEY_ID,
   inboundOwnerKeyIds: config.INBOUND_OWNER_KEY_IDS,
+  endpointHealth: { disableAfterSeconds: config.DISABLE_AFTER_SECONDS },
 });
 
 async function handleRecord(record: SQSRecord, context: Context): Promise<void> {
