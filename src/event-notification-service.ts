@@ -232,6 +232,7 @@ export class EventNotificationService extends Construct {
         WEBHOOK_TIMEOUT_MS: String(settings.webhookTimeout.toMilliseconds()),
         RETENTION_SECONDS: String(settings.retention.toSeconds()),
         ISOLATION: settings.isolation,
+        DISABLE_AFTER_SECONDS: String(settings.disableAfter.toSeconds()),
         ...(settings.email ? {
           EMAIL_FROM_ADDRESS: settings.email.fromAddress,
           ...(settings.email.configurationSetName ? { SES_CONFIGURATION_SET: settings.email.configurationSetName } : {}),

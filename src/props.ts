@@ -205,6 +205,16 @@ export interface EventNotificationServiceProps {
   readonly subscriptionCacheTtl?: Duration;
 
   /**
+   * A webhook subscription whose every delivery has failed for this long (time-outs, connection
+   * errors, any answer but a 2xx) is disabled: `enabled: false`, with `disabledReason` and
+   * `disabledAt` on it and the `SubscriptionsDisabled` metric. `PATCH enabled: true` revives it.
+   * Between 1 second and 365 days.
+   *
+   * @default Duration.days(5)
+   */
+  readonly disableAfter?: Duration;
+
+  /**
    * Age of the oldest message in the events queue that raises the queue-age alarm.
    *
    * @default Duration.hours(1)

@@ -43,6 +43,8 @@ export interface ServiceSettings {
   readonly logRetention: logs.RetentionDays;
   readonly queueAgeAlarmThreshold: Duration;
   readonly subscriptionCacheTtlSeconds: number;
+  /** A subscription whose every delivery failed for this long is disabled. */
+  readonly disableAfter: Duration;
   readonly inboundWebhooks: InboundWebhookSource[];
   readonly isolation: Isolation;
   readonly maxSubscriptionsPerKey: number;
@@ -144,6 +146,11 @@ export function resolveSettings(props: EventNotificationServiceProps, path = 'Ev
   check(subscriptionCacheTtlSeconds >= 0 && subscriptionCacheTtlSeconds <= 300,
     `subscriptionCacheTtl must be between 0 and 5 minutes, got ${cacheTtl.toHumanString()}`);
 
+  const disableAfter = props.disableAfter ?? Duration.days(5);
+  const disableAfterSeconds = disableAfter.toSeconds({ integral: false });
+  check(Number.isInteger(disableAfterSeconds) && disableAfterSeconds >= 1 && disableAfterSeconds <= 365 * 86400,
+    `disableAfter must be whole seconds between 1 second and 365 days, got ${disableAfter.toHumanString()}`);
+
   const inboundWebhooks = props.inboundWebhooks ?? [];
   check(inboundWebhooks.length <= MAX_INBOUND_SOURCES, `inboundWebhooks may have at most ${MAX_INBOUND_SOURCES} sources, got ${inboundWebhooks.length}`);
   const names = new Set<string>();
@@ -191,6 +198,7 @@ export function resolveSettings(props: EventNotificationServiceProps, path = 'Ev
     logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     queueAgeAlarmThreshold,
     subscriptionCacheTtlSeconds,
+    disableAfter,
     inboundWebhooks,
   };
 }

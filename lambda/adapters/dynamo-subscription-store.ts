@@ -2,7 +2,7 @@ import { DeleteCommand, DynamoDBDocumentClient, GetCommand, paginateQuery, PutCo
 import { isConditionFailed } from './dynamo-errors';
 import { SUBSCRIPTIONS_BY_OWNER_INDEX } from '../../src/contract';
 import { Subscription, SubscriptionChanges } from '../core/subscription';
-import { SubscriptionPage, SubscriptionStore } from '../core/subscriptions-service';
+import { AttributeChanges, SubscriptionPage, SubscriptionStore } from '../core/subscriptions-service';
 
 /** Index names shared with the construct (src/tables.ts). */
 
@@ -53,9 +53,9 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
   }
 
   public async update(
-    subscriptionId: string, ownerKeyId: string, changes: SubscriptionChanges, updatedAt: string,
+    subscriptionId: string, ownerKeyId: string, changes: SubscriptionChanges, updatedAt: string, also: AttributeChanges = {},
   ): Promise<Subscription | undefined> {
-    const fields = { ...changes, updatedAt } as Record<string, unknown>;
+    const fields = { ...changes, ...also.set, updatedAt } as Record<string, unknown>;
     const names: Record<string, string> = { '#owner': 'ownerKeyId' };
     const values: Record<string, unknown> = { ':owner': ownerKeyId };
     const sets = Object.entries(fields)
@@ -65,11 +65,15 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
         values[`:v${i}`] = value;
         return `#f${i} = :v${i}`;
       });
+    const removes = (also.remove ?? []).map((field, i) => {
+      names[`#r${i}`] = field;
+      return `#r${i}`;
+    });
     try {
       const result = await this.client.send(new UpdateCommand({
         TableName: this.tableName,
         Key: { subscriptionId },
-        UpdateExpression: `SET ${sets.join(', ')}`,
+        UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
         ConditionExpression: 'attribute_exists(subscriptionId) AND #owner = :owner',
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,

@@ -1,13 +1,14 @@
 import * as z from 'zod';
 import { Channel, CHANNELS, describeChannel, TargetPolicy } from './channels';
+import { EndpointHealth, withHealthView } from './endpoint-health';
 import { EVENT_TYPE_PATTERN, Severity, severitySchema } from './envelope';
 
 /** The channel names live with their registration (channels/index.ts). */
 export { CHANNELS } from './channels';
 export type { Channel, TargetPolicy } from './channels';
 
-/** A stored subscription (one item of the Subscriptions table). */
-export interface Subscription {
+/** A stored subscription (one item of the Subscriptions table), with its endpoint's health. */
+export interface Subscription extends EndpointHealth {
   readonly subscriptionId: string;
   readonly ownerKeyId: string;
   /** An event type, `*` (all) or `prefix.*`. */
@@ -21,6 +22,9 @@ export interface Subscription {
   readonly description?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /** Why the processor disabled it (every delivery failed for `disableAfter`), and when; a revival removes them. */
+  readonly disabledReason?: string;
+  readonly disabledAt?: string;
 }
 
 /** `*`, `prefix.*` or an exact event type. */
@@ -60,8 +64,8 @@ export function targetError(channel: Channel, target: string, policy: TargetPoli
   return describeChannel(channel).validateTarget(target, policy);
 }
 
-/** The subscription as the API shows it: everything but the secret. */
-export function publicView(subscription: Subscription): Omit<Subscription, 'secret' | 'ownerKeyId'> {
+/** The subscription as the API shows it: everything but the secret, its health as `health`. */
+export function publicView(subscription: Subscription, nowMs: number) {
   const { secret: _secret, ownerKeyId: _owner, ...rest } = subscription;
-  return rest;
+  return withHealthView(rest, nowMs);
 }

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { describeChannel, newSigningSecret } from './channels';
+import { HEALTH_ATTRIBUTES } from './endpoint-health';
 import { emptyResponse, HttpRequest, HttpResponse, jsonResponse } from './http';
 import { isId, newId } from './ids';
 import { parseJsonBody, requireJsonContentType } from './json-body';
@@ -10,6 +11,20 @@ import {
 } from './subscription';
 
 export const DEFAULT_PAGE_SIZE = 25;
+
+/** Attributes an update sets or removes besides the caller's changes. */
+export interface AttributeChanges {
+  readonly set?: Readonly<Record<string, unknown>>;
+  readonly remove?: readonly string[];
+}
+
+/** What `enabled: true` resets: the endpoint's health (pristine, dated now, so processors drop what they remember) and the reasons. */
+function revival(nowMs: number): AttributeChanges {
+  return {
+    set: { healthFailures: 0, healthAt: nowMs },
+    remove: [...HEALTH_ATTRIBUTES.filter((a) => a !== 'healthFailures' && a !== 'healthAt'), 'disabledReason', 'disabledAt', 'pausedReason'],
+  };
+}
 export const MAX_PAGE_SIZE = 100;
 
 export interface SubscriptionPage {
@@ -25,8 +40,11 @@ export interface SubscriptionStore {
   listByOwner(ownerKeyId: string, limit: number, afterSubscriptionId?: string): Promise<SubscriptionPage>;
   /** How many subscriptions the key has (up to `atMost`, so a count never reads more than needed). */
   countByOwner(ownerKeyId: string, atMost: number): Promise<number>;
-  /** Applies the changes if the subscription exists and belongs to the owner; undefined otherwise. */
-  update(subscriptionId: string, ownerKeyId: string, changes: SubscriptionChanges, updatedAt: string): Promise<Subscription | undefined>;
+  /**
+   * Applies the changes (and `also`: attributes the service sets or removes besides them) if the
+   * subscription exists and belongs to the owner; undefined otherwise.
+   */
+  update(subscriptionId: string, ownerKeyId: string, changes: SubscriptionChanges, updatedAt: string, also?: AttributeChanges): Promise<Subscription | undefined>;
   /** Deletes it if it exists and belongs to the owner; false otherwise. */
   delete(subscriptionId: string, ownerKeyId: string): Promise<boolean>;
 }
@@ -80,7 +98,7 @@ export class SubscriptionsService {
     };
     await this.store.create(subscription);
     // The secret is shown this once; GET never returns it.
-    return jsonResponse(201, { ...publicView(subscription), ...(subscription.secret ? { secret: subscription.secret } : {}) }, {
+    return jsonResponse(201, { ...publicView(subscription, this.now()), ...(subscription.secret ? { secret: subscription.secret } : {}) }, {
       location: `/subscriptions/${subscription.subscriptionId}`,
     });
   }
@@ -92,7 +110,7 @@ export class SubscriptionsService {
     const after = query.data.nextToken === undefined ? undefined : decodeToken(query.data.nextToken);
     const page = await this.store.listByOwner(owner, query.data.limit, after);
     return jsonResponse(200, {
-      items: page.items.map(publicView),
+      items: page.items.map((s) => publicView(s, this.now())),
       ...(page.lastSubscriptionId ? { nextToken: Buffer.from(page.lastSubscriptionId).toString('base64url') } : {}),
     });
   }
@@ -102,7 +120,7 @@ export class SubscriptionsService {
     const id = subscriptionIdOf(request);
     const subscription = await this.store.get(id);
     if (!subscription || subscription.ownerKeyId !== owner) throw notFound(id);
-    return jsonResponse(200, publicView(subscription));
+    return jsonResponse(200, publicView(subscription, this.now()));
   }
 
   public async update(request: HttpRequest): Promise<HttpResponse> {
@@ -119,9 +137,12 @@ export class SubscriptionsService {
       const problem = targetError(existing.channel, changes.target, this.policy);
       if (problem) throw HttpProblem.badRequest('The subscription target is not valid.', [{ path: '/target', message: problem }]);
     }
-    const updated = await this.store.update(id, owner, changes, new Date(this.now()).toISOString());
+    // `enabled: true` revives: a fresh health record, no disabled or paused reason (docs/architecture.md "Endpoint health").
+    const now = this.now();
+    const revive = changes.enabled === true ? revival(now) : undefined;
+    const updated = await this.store.update(id, owner, changes, new Date(now).toISOString(), revive);
     if (!updated) throw notFound(id);
-    return jsonResponse(200, publicView(updated));
+    return jsonResponse(200, publicView(updated, now));
   }
 
   public async remove(request: HttpRequest): Promise<HttpResponse> {
