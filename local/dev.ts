@@ -3,15 +3,19 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { LocalInboundSource, RuntimeOptions, startRuntime } from './runtime';
+import type { LocalCircuitBreaker } from './template-config';
 
 /** Parses `0s,1s,2m,1h` (or plain seconds) into seconds. */
 export function parseSchedule(value: string): number[] {
-  return value.split(',').map((step) => {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(step.trim());
-    if (!m) throw new Error(`--retry-schedule: "${step}" is not a duration like 0s, 5s, 2m or 1h`);
-    const n = Number(m[1]);
-    return { ms: n / 1000, s: n, m: n * 60, h: n * 3600 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  });
+  return value.split(',').map((step) => parseDuration(step, '--retry-schedule'));
+}
+
+/** Parses one duration: `500ms`, `30s`, `2m`, `1h`, `5d` or plain seconds, into seconds. */
+export function parseDuration(value: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value.trim());
+  if (!m) throw new Error(`${flag}: "${value}" is not a duration like 0s, 5s, 2m, 1h or 5d`);
+  const n = Number(m[1]);
+  return { ms: n / 1000, s: n, m: n * 60, h: n * 3600, d: n * 86400 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
 }
 
 const USAGE = `Usage: npm run dev -- [--port 3000] [--api-key KEY ...] [--data-dir .ens-data]
@@ -19,12 +23,28 @@ const USAGE = `Usage: npm run dev -- [--port 3000] [--api-key KEY ...] [--data-d
                       [--fifo]                              FIFO queues, as the construct's fifo: true
                       [--isolation shared|api-key]          who receives whose events (the construct's isolation)
                       [--inbound name=provider:secret ...]   provider: shopify, github, stripe, standard-webhooks
-                      [--event-schemas schemas.json]        {"eventType": <JSON Schema>, ...}`;
+                      [--event-schemas schemas.json]        {"eventType": <JSON Schema>, ...}
+                      [--disable-after 30s]                 disable a subscription whose deliveries all failed this long (default 5 days)
+                      [--circuit-breaker 5,30s,15m | off]   failures in a row that open a webhook's breaker, first and longest cool-down`;
 
 function readSchemas(file: string): Record<string, object> {
   const schemas = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
   if (typeof schemas !== 'object' || schemas === null || Array.isArray(schemas)) throw new Error(`--event-schemas: ${file} must hold a JSON object`);
   return schemas as Record<string, object>;
+}
+
+/** `off`, `5`, `5,30s` or `5,30s,15m`: failures in a row, first cool-down, longest cool-down. */
+export function parseCircuitBreaker(value: string): LocalCircuitBreaker {
+  if (value.trim() === 'off') return { failureThreshold: 0 };
+  const [threshold, cooldown, maxCooldown, ...rest] = value.split(',');
+  if (!/^\d+$/.test(threshold.trim()) || rest.length > 0) {
+    throw new Error(`--circuit-breaker "${value}": expected off, or failures[,cooldown[,maxCooldown]] such as 5,30s,15m`);
+  }
+  return {
+    failureThreshold: Number(threshold),
+    ...(cooldown !== undefined ? { cooldownSeconds: parseDuration(cooldown, '--circuit-breaker') } : {}),
+    ...(maxCooldown !== undefined ? { maxCooldownSeconds: parseDuration(maxCooldown, '--circuit-breaker') } : {}),
+  };
 }
 
 /** `shop=shopify:s3cret` → an inbound source. */
@@ -83,6 +103,8 @@ function parseOptions(): DevOptions | undefined {
       'event-schemas': { type: 'string' },
       'fifo': { type: 'boolean', default: false },
       'isolation': { type: 'string', default: 'shared' },
+      'disable-after': { type: 'string' },
+      'circuit-breaker': { type: 'string' },
       'help': { type: 'boolean', default: false },
     },
   });
@@ -95,6 +117,8 @@ function parseOptions(): DevOptions | undefined {
   if (apiKeys.some((k) => k.length < 8)) throw new Error('--api-key must be at least 8 characters');
   const inboundWebhooks = (values.inbound ?? []).map(parseInbound);
   if (values.isolation !== 'shared' && values.isolation !== 'api-key') throw new Error(`--isolation must be shared or api-key, got ${values.isolation}`);
+  const disableAfter = values['disable-after'] === undefined ? undefined : parseDuration(values['disable-after'], '--disable-after');
+  const circuitBreaker = values['circuit-breaker'] === undefined ? undefined : parseCircuitBreaker(values['circuit-breaker']);
   return {
     apiKeys,
     inboundWebhooks,
@@ -110,6 +134,8 @@ function parseOptions(): DevOptions | undefined {
       logLevel: values.verbose ? 'INFO' : 'WARN',
       inboundWebhooks,
       eventSchemas: values['event-schemas'] ? readSchemas(values['event-schemas']) : undefined,
+      disableAfterSeconds: disableAfter,
+      circuitBreaker,
     },
   };
 }

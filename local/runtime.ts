@@ -12,7 +12,7 @@ import { QueueStore } from './queue-store';
 import { startSecretsServer } from './secrets-server';
 import { startSqsServer } from './sqs-server';
 import { tableDefinitions } from './tables';
-import { templateConfig } from './template-config';
+import { LocalCircuitBreaker, templateConfig } from './template-config';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
 
@@ -38,6 +38,10 @@ export interface RuntimeOptions {
   /** Let webhooks reach private and loopback addresses (local receivers). */
   readonly allowPrivateTargets?: boolean;
   readonly webhookTimeoutMs?: number;
+  /** The construct's disableAfter: a subscription whose every delivery failed for this long is disabled. */
+  readonly disableAfterSeconds?: number;
+  /** The construct's circuitBreaker (failureThreshold 0: off). */
+  readonly circuitBreaker?: LocalCircuitBreaker;
   readonly maxEventSizeBytes?: number;
   /** Sender of notification emails. */
   readonly emailFrom?: string;
@@ -152,6 +156,8 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
     isolation: options.isolation,
     retryScheduleSeconds: schedule,
     webhookTimeoutMs: options.webhookTimeoutMs,
+    disableAfterSeconds: options.disableAfterSeconds,
+    circuitBreaker: options.circuitBreaker,
     maxEventSizeBytes: options.maxEventSizeBytes,
     // Locally a new subscription should work at once; in AWS it is cached for 30 s by default.
     subscriptionCacheTtlSeconds: 1,

@@ -28,10 +28,21 @@ export interface LocalServiceProps {
   readonly webhookTimeoutMs?: number;
   readonly maxEventSizeBytes?: number;
   readonly subscriptionCacheTtlSeconds?: number;
+  /** The construct's disableAfter, seconds. */
+  readonly disableAfterSeconds?: number;
+  /** The construct's circuitBreaker (seconds; failureThreshold 0: off). */
+  readonly circuitBreaker?: LocalCircuitBreaker;
   readonly emailFrom?: string;
   /** JSON Schemas per event type (standard JSON Schema passes through the construct's mapping unchanged). */
   readonly eventSchemas?: Readonly<Record<string, object>>;
   readonly inboundWebhooks?: readonly { readonly name: string; readonly provider: string; readonly severity?: string }[];
+}
+
+/** The construct's `circuitBreaker`, in seconds. */
+export interface LocalCircuitBreaker {
+  readonly failureThreshold?: number;
+  readonly cooldownSeconds?: number;
+  readonly maxCooldownSeconds?: number;
 }
 
 /** What the deploy-time values become locally. */
@@ -78,6 +89,14 @@ function propsOf(stack: Stack, options: LocalServiceProps): EventNotificationSer
     ...(options.webhookTimeoutMs !== undefined ? { webhook: { timeout: Duration.millis(options.webhookTimeoutMs) } } : {}),
     ...(options.maxEventSizeBytes !== undefined ? { maxEventSize: Size.bytes(options.maxEventSizeBytes) } : {}),
     ...(options.subscriptionCacheTtlSeconds !== undefined ? { subscriptionCacheTtl: seconds(options.subscriptionCacheTtlSeconds) } : {}),
+    ...(options.disableAfterSeconds !== undefined ? { disableAfter: seconds(options.disableAfterSeconds) } : {}),
+    ...(options.circuitBreaker ? {
+      circuitBreaker: {
+        failureThreshold: options.circuitBreaker.failureThreshold,
+        ...(options.circuitBreaker.cooldownSeconds !== undefined ? { cooldown: seconds(options.circuitBreaker.cooldownSeconds) } : {}),
+        ...(options.circuitBreaker.maxCooldownSeconds !== undefined ? { maxCooldown: seconds(options.circuitBreaker.maxCooldownSeconds) } : {}),
+      },
+    } : {}),
     ...(options.emailFrom ? { email: { fromAddress: options.emailFrom } } : {}),
     ...(options.eventSchemas ? { eventSchemas: options.eventSchemas as Record<string, apigateway.JsonSchema> } : {}),
     ...(options.inboundWebhooks && options.inboundWebhooks.length > 0 ? {

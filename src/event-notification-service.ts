@@ -233,6 +233,7 @@ export class EventNotificationService extends Construct {
         RETENTION_SECONDS: String(settings.retention.toSeconds()),
         ISOLATION: settings.isolation,
         DISABLE_AFTER_SECONDS: String(settings.disableAfter.toSeconds()),
+        CIRCUIT_BREAKER: [settings.circuitBreaker.failureThreshold, settings.circuitBreaker.cooldownSeconds, settings.circuitBreaker.maxCooldownSeconds].join(','),
         ...(settings.email ? {
           EMAIL_FROM_ADDRESS: settings.email.fromAddress,
           ...(settings.email.configurationSetName ? { SES_CONFIGURATION_SET: settings.email.configurationSetName } : {}),

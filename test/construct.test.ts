@@ -248,6 +248,7 @@ describe('EventNotificationService with default props', () => {
         RETENTION_SECONDS: String(30 * 86400),
         ISOLATION: 'SHARED',
         DISABLE_AFTER_SECONDS: String(5 * 86400),
+        CIRCUIT_BREAKER: '5,30,900',
         // Events sent straight to the queue (grantPublish) belong to the service's own key.
         QUEUE_PUBLISHER_KEY_ID: refOf(s.stack, s.svc.apiKey),
       });

@@ -24,6 +24,7 @@ describe('runtime contract', () => {
       eventSchemas: { 'a.b': { type: apigateway.JsonSchemaType.OBJECT } },
       inboundWebhooks: [InboundWebhookSource.shopify({ name: 'shop', secret })],
       disableAfter: Duration.hours(12),
+      circuitBreaker: { failureThreshold: 3, cooldown: Duration.seconds(10), maxCooldown: Duration.minutes(5) },
     } : {});
     return { stack, svc };
   }

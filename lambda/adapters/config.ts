@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as z from 'zod';
 import { IngestSetting, ISOLATION_MODES, ManagementSetting, ProcessorSetting, SETTINGS_FILE_VARIABLE } from '../../src/contract';
-import { DEFAULT_DISABLE_AFTER_SECONDS } from '../core/endpoint-health';
+import { BreakerPolicy, DEFAULT_BREAKER_POLICY, DEFAULT_DISABLE_AFTER_SECONDS } from '../core/endpoint-health';
 import { inboundSourceSchema } from '../core/inbound-webhooks';
 
 /**
@@ -135,4 +135,12 @@ export const processorConfigSchema = z.object({
   }),
   /** A subscription whose every delivery has failed for this long is disabled (the construct's disableAfter). */
   DISABLE_AFTER_SECONDS: z.coerce.number().int().min(1).max(365 * 86400).default(DEFAULT_DISABLE_AFTER_SECONDS),
+  /** The webhook circuit breaker: `failureThreshold,cooldownSeconds,maxCooldownSeconds`; a threshold of 0 turns it off. */
+  CIRCUIT_BREAKER: z.string().regex(/^\d{1,3},\d{1,4},\d{1,5}$/, 'must be failureThreshold,cooldownSeconds,maxCooldownSeconds')
+    .optional()
+    .transform((v): BreakerPolicy => {
+      if (v === undefined) return DEFAULT_BREAKER_POLICY;
+      const [failureThreshold, baseCooldownSeconds, maxCooldownSeconds] = v.split(',').map(Number);
+      return { failureThreshold, baseCooldownSeconds, maxCooldownSeconds };
+    }),
 } satisfies Record<ProcessorSetting, z.ZodType>);

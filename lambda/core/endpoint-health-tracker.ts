@@ -80,6 +80,7 @@ export class EndpointHealthTracker {
       }
       const now = this.options.now();
       if (this.isDisabledHere(subscription)) return { send: false, untilMs: now, reason: 'the subscription was disabled' };
+      if (this.options.policy.failureThreshold === 0) return SEND; // no breaker
       const health = this.healthOf(subscription);
       const elsewhere = this.heldElsewhere.get(id);
       if (elsewhere && elsewhere.untilMs > now && elsewhere.seenAt === health.healthAt) {
@@ -116,7 +117,7 @@ export class EndpointHealthTracker {
         after = await this.apply(id, { kind: 'failure', nowMs: now });
         // The first processor whose failure reaches the threshold opens the breaker (if another
         // did meanwhile, this one learns it with its next failure's answer).
-        if (after && (after.healthFailures ?? 0) >= policy.failureThreshold && after.healthOpenUntil === undefined) {
+        if (policy.failureThreshold > 0 && after && (after.healthFailures ?? 0) >= policy.failureThreshold && after.healthOpenUntil === undefined) {
           const cooldownSeconds = policy.baseCooldownSeconds;
           after = await this.apply(id, { kind: 'open', nowMs: now, untilMs: now + cooldownSeconds * 1000, cooldownSeconds }) ?? after;
         }

@@ -31,7 +31,7 @@ export const HEALTH_ATTRIBUTES = [
 ] as const satisfies readonly (keyof EndpointHealth)[];
 
 export interface BreakerPolicy {
-  /** Endpoint failures in a row that open the breaker. */
+  /** Endpoint failures in a row that open the breaker; 0: no breaker (failures still count for disabling). */
   readonly failureThreshold: number;
   /** The first cool-down, seconds. */
   readonly baseCooldownSeconds: number;
@@ -82,14 +82,15 @@ export function admission(health: EndpointHealth, nowMs: number): Admission {
 /**
  * How an attempt counts. `endpoint-failure` (a time-out, a connection error, a 5xx: the endpoint
  * is down or hanging) counts towards the breaker; `other-failure` (the endpoint answered, but not
- * with a 2xx: a 3xx, 4xx or 429, or the target was refused) shows it is up, so it ends a run of
+ * with a 2xx: a 3xx, 4xx, 429 or a 503 with `Retry-After`, which says when to come back and is
+ * honoured by the schedule; or the target was refused) shows it is up, so it ends a run of
  * endpoint failures, yet the delivery failed: both keep `healthFailingSince` for `disableAfter`.
  */
 export type HealthOutcome = 'success' | 'endpoint-failure' | 'other-failure';
 
 export function classifyOutcome(result: DeliveryResult): HealthOutcome {
   if (result.ok) return 'success';
-  if (result.retryable && (result.httpStatus === undefined || result.httpStatus >= 500)) return 'endpoint-failure';
+  if (result.retryable && (result.httpStatus === undefined || (result.httpStatus >= 500 && result.retryAfterSeconds === undefined))) return 'endpoint-failure';
   return 'other-failure';
 }
 

@@ -116,7 +116,7 @@ export class EventProcessor {
     this.limit = new ConcurrencyLimit(config.maxConcurrentDeliveries);
     this.channels = channelRegistry({ webhook: deps.webhooks, email: deps.email }, () => this.now());
     const breaker = config.endpointHealth?.breaker ?? DEFAULT_BREAKER_POLICY;
-    this.endpointSlots = new KeyedConcurrencyLimit(breaker.failureThreshold);
+    this.endpointSlots = new KeyedConcurrencyLimit(breaker.failureThreshold || DEFAULT_BREAKER_POLICY.failureThreshold);
     this.health = new EndpointHealthTracker(deps.health, {
       policy: breaker,
       disableAfterMs: (config.endpointHealth?.disableAfterSeconds ?? Number.POSITIVE_INFINITY) * 1000,

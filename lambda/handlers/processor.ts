@@ -92,7 +92,7 @@ const processor = new EventProcessor({
   isolation: config.ISOLATION,
   queuePublisherKeyId: config.QUEUE_PUBLISHER_KEY_ID,
   inboundOwnerKeyIds: config.INBOUND_OWNER_KEY_IDS,
-  endpointHealth: { disableAfterSeconds: config.DISABLE_AFTER_SECONDS },
+  endpointHealth: { disableAfterSeconds: config.DISABLE_AFTER_SECONDS, breaker: config.CIRCUIT_BREAKER },
 });
 
 async function handleRecord(record: SQSRecord, context: Context): Promise<void> {

@@ -1,10 +1,10 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { flatSettings, functionSettings } from '../helpers/function-settings';
 import { processorConfigSchema, readConfig } from '../../lambda/adapters/config';
 import { CHANNELS } from '../../lambda/core/subscription';
 import { EventNotificationService, EventNotificationServiceProps } from '../../src';
 import { METRIC_NAMES, METRICS_NAMESPACE } from '../../src/contract';
+import { flatSettings, functionSettings } from '../helpers/function-settings';
 
 /** The construct's side of endpoint health: the `disableAfter` prop, the metrics on the dashboard, the alarm. */
 
@@ -29,6 +29,31 @@ describe('disableAfter', () => {
 
   test.each([Duration.seconds(0), Duration.millis(1500), Duration.days(366)])('%s is rejected at synth, naming the construct and the prop', (disableAfter) => {
     expect(() => synth({ disableAfter })).toThrow(/Invalid EventNotificationService props at Health\/Notifications:\n- disableAfter must be whole seconds between 1 second and 365 days/);
+  });
+});
+
+describe('circuitBreaker', () => {
+  const breakerOf = (props: EventNotificationServiceProps) => {
+    const { stack, svc } = synth(props);
+    return readConfig(processorConfigSchema, flatSettings(functionSettings(stack, svc.processorFunction))).CIRCUIT_BREAKER;
+  };
+
+  test('default: 5 failures in a row, 30 s doubling up to 15 min; or as set (0: off)', () => {
+    expect(breakerOf({})).toEqual({ failureThreshold: 5, baseCooldownSeconds: 30, maxCooldownSeconds: 900 });
+    expect(breakerOf({ circuitBreaker: { failureThreshold: 10, cooldown: Duration.seconds(5), maxCooldown: Duration.hours(1) } }))
+      .toEqual({ failureThreshold: 10, baseCooldownSeconds: 5, maxCooldownSeconds: 3600 });
+    expect(breakerOf({ circuitBreaker: { failureThreshold: 0 } })).toMatchObject({ failureThreshold: 0 });
+  });
+
+  test.each([
+    [{ failureThreshold: 101 }, /circuitBreaker.failureThreshold must be a whole number from 0 \(off\) to 100, got 101/],
+    [{ failureThreshold: 2.5 }, /circuitBreaker.failureThreshold must be a whole number/],
+    [{ cooldown: Duration.millis(500) }, /circuitBreaker.cooldown must be whole seconds between 1 second and 15 minutes/],
+    [{ cooldown: Duration.minutes(16), maxCooldown: Duration.hours(1) }, /circuitBreaker.cooldown must be/],
+    [{ cooldown: Duration.minutes(10), maxCooldown: Duration.minutes(5) }, /circuitBreaker.maxCooldown must be whole seconds from circuitBreaker.cooldown to 1 hour/],
+    [{ maxCooldown: Duration.hours(2) }, /circuitBreaker.maxCooldown must be/],
+  ])('%o is rejected at synth', (circuitBreaker, message) => {
+    expect(() => synth({ circuitBreaker })).toThrow(message);
   });
 });
 

@@ -58,11 +58,11 @@ function subscription(health: EndpointHealth = {}): Subscription {
   };
 }
 
-function tracker(store: MemoryHealthStore | undefined, clock: { now: number }, disableAfterMs = Number.POSITIVE_INFINITY) {
+function tracker(store: MemoryHealthStore | undefined, clock: { now: number }, disableAfterMs = Number.POSITIVE_INFINITY, policy = POLICY) {
   const disabled: string[] = [];
   const errors: string[] = [];
   const t = new EndpointHealthTracker(store, {
-    policy: POLICY,
+    policy,
     disableAfterMs,
     probeLeaseMs: 18_000,
     now: () => clock.now,
@@ -118,6 +118,8 @@ describe('the breaker state machine (pure)', () => {
     expect(classifyOutcome({ ok: false, retryable: true, httpStatus: 503 })).toBe('endpoint-failure');
     expect(classifyOutcome({ ok: false, retryable: true, httpStatus: 500 })).toBe('endpoint-failure');
     expect(classifyOutcome({ ok: false, retryable: true, httpStatus: 429 })).toBe('other-failure');
+    // Back-pressure, not an outage: the receiver says when to come back, and the schedule honours it.
+    expect(classifyOutcome({ ok: false, retryable: true, httpStatus: 503, retryAfterSeconds: 1 })).toBe('other-failure');
     expect(classifyOutcome({ ok: false, retryable: true, httpStatus: 404 })).toBe('other-failure');
     expect(classifyOutcome({ ok: false, retryable: true, httpStatus: 302 })).toBe('other-failure');
     expect(classifyOutcome({ ok: false, retryable: false, error: 'refused target address 10.0.0.1' })).toBe('other-failure');
@@ -126,7 +128,8 @@ describe('the breaker state machine (pure)', () => {
   test('cool-downs double from the base up to the cap', () => {
     fc.assert(fc.property(fc.option(fc.integer({ min: 1, max: 10_000 }), { nil: undefined }), (last) => {
       const next = nextCooldownSeconds(last === undefined ? {} : { healthCooldownSeconds: last }, POLICY);
-      expect(next).toBe(last === undefined ? POLICY.baseCooldownSeconds : Math.min(POLICY.maxCooldownSeconds, Math.max(POLICY.baseCooldownSeconds, 2 * last)));
+      const doubled = last === undefined ? POLICY.baseCooldownSeconds : Math.max(POLICY.baseCooldownSeconds, 2 * last);
+      expect(next).toBe(Math.min(POLICY.maxCooldownSeconds, doubled));
     }));
   });
 
@@ -164,7 +167,8 @@ describe('EndpointHealthTracker against a model (fast-check)', () => {
   });
 
   test('no request while open, one probe when the cool-down is over, doubling cool-downs, disabling after disableAfter', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(step, { maxLength: 60 }), fc.integer({ min: 60_000, max: 3_600_000 }), async (steps, disableAfterMs) => {
+    const disableAfter = fc.integer({ min: 60_000, max: 3_600_000 });
+    await fc.assert(fc.asyncProperty(fc.array(step, { maxLength: 60 }), disableAfter, async (steps, disableAfterMs) => {
       const store = new MemoryHealthStore();
       const clock = { now: T0 };
       const { t, disabled } = tracker(store, clock, disableAfterMs);
@@ -295,12 +299,34 @@ describe('EndpointHealthTracker against a model (fast-check)', () => {
     expect(store.ops).toEqual([]);
   });
 
+  test('failureThreshold 0: no breaker (even over a state left open), failures still count towards disableAfter', async () => {
+    const store = new MemoryHealthStore();
+    store.health = { healthFailures: 9, healthOpenUntil: iso(T0 + 60_000), healthCooldownSeconds: 60, healthAt: T0 };
+    const clock = { now: T0 };
+    const { t, disabled } = tracker(store, clock, 10_000, { ...POLICY, failureThreshold: 0 });
+    // Every second a failure, all sent, until disableAfter (10 s) has passed since the first.
+    for (let i = 0; i <= 10; i++) {
+      const gate = await t.admit(subscription(), () => true);
+      expect(gate).toEqual({ send: true });
+      await t.record(subscription(), RESULTS['endpoint-failure'], gate!);
+      clock.now += 1000;
+    }
+    expect(store.ops.map((op) => op.kind)).toEqual(Array(11).fill('failure'));
+    expect(disabled).toHaveLength(1);
+    expect(await t.admit(subscription(), () => true)).toMatchObject({ send: false, reason: 'the subscription was disabled' });
+  });
+
   test('a store that fails does not fail the delivery: it is reported', async () => {
     const clock = { now: T0 };
     const failing: EndpointHealthStore = { apply: async () => { throw new Error('throttled'); }, disable: async () => false };
     const errors: string[] = [];
     const t = new EndpointHealthTracker(failing, {
-      policy: POLICY, disableAfterMs: 1, probeLeaseMs: 1000, now: () => clock.now, tracks: () => true, onDisabled: () => undefined,
+      policy: POLICY,
+      disableAfterMs: 1,
+      probeLeaseMs: 1000,
+      now: () => clock.now,
+      tracks: () => true,
+      onDisabled: () => undefined,
       onError: (message) => errors.push(message),
     });
     await expect(t.record(subscription(), RESULTS['endpoint-failure'], { send: true })).resolves.toBeUndefined();
