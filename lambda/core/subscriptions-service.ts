@@ -44,7 +44,9 @@ export interface SubscriptionStore {
    * Applies the changes (and `also`: attributes the service sets or removes besides them) if the
    * subscription exists and belongs to the owner; undefined otherwise.
    */
-  update(subscriptionId: string, ownerKeyId: string, changes: SubscriptionChanges, updatedAt: string, also?: AttributeChanges): Promise<Subscription | undefined>;
+  update(
+    subscriptionId: string, ownerKeyId: string, changes: SubscriptionChanges, updatedAt: string, also?: AttributeChanges,
+  ): Promise<Subscription | undefined>;
   /** Deletes it if it exists and belongs to the owner; false otherwise. */
   delete(subscriptionId: string, ownerKeyId: string): Promise<boolean>;
 }

@@ -29,15 +29,24 @@ async function newSubscription(fields: Record<string, unknown> = {}): Promise<st
   await dynamo.documentClient.send(new PutCommand({
     TableName: dynamo.tableNames.subscriptions,
     Item: {
-      subscriptionId, ownerKeyId: 'key', eventType: 'a.b', severityFilter: 'LOW', channel: 'WEBHOOK', target: 'https://x.example.com',
-      enabled: true, createdAt: iso(T0), updatedAt: iso(T0), ...fields,
+      subscriptionId,
+      ownerKeyId: 'key',
+      eventType: 'a.b',
+      severityFilter: 'LOW',
+      channel: 'WEBHOOK',
+      target: 'https://x.example.com',
+      enabled: true,
+      createdAt: iso(T0),
+      updatedAt: iso(T0),
+      ...fields,
     },
   }));
   return subscriptionId;
 }
 
 async function stored(subscriptionId: string): Promise<Record<string, any> | undefined> {
-  return (await dynamo.documentClient.send(new GetCommand({ TableName: dynamo.tableNames.subscriptions, Key: { subscriptionId }, ConsistentRead: true }))).Item;
+  const key = { subscriptionId };
+  return (await dynamo.documentClient.send(new GetCommand({ TableName: dynamo.tableNames.subscriptions, Key: key, ConsistentRead: true }))).Item;
 }
 
 /** An op at `nowMs`; conditions either match the current state (`pick` true) or not. */
@@ -56,7 +65,10 @@ function opOf(step: { kind: string; durationMs: number; matching: boolean }, now
       return { kind: 'open', nowMs, untilMs: nowMs + step.durationMs, cooldownSeconds: Math.round(step.durationMs / 1000) };
     case 'open-probe':
       return {
-        kind: 'open', nowMs, untilMs: nowMs + step.durationMs, cooldownSeconds: Math.round(step.durationMs / 1000),
+        kind: 'open',
+        nowMs,
+        untilMs: nowMs + step.durationMs,
+        cooldownSeconds: Math.round(step.durationMs / 1000),
         ifProbeUntil: step.matching && current.healthProbeUntil ? current.healthProbeUntil : iso(nowMs + 1),
       };
     default:
@@ -95,8 +107,13 @@ test('disable: once, only while enabled and failing since the time seen; the res
   expect(await store.disable(id, { reason: 'every delivery failed', nowMs: T0 + 5000, failingSince: iso(T0) })).toBe(true);
   expect(await store.disable(id, { reason: 'again', nowMs: T0 + 6000, failingSince: iso(T0) })).toBe(false);
   expect(await stored(id)).toMatchObject({
-    enabled: false, disabledReason: 'every delivery failed', disabledAt: iso(T0 + 5000), updatedAt: iso(T0 + 5000), healthAt: T0 + 5000,
-    description: 'keep me', healthFailures: 2,
+    enabled: false,
+    disabledReason: 'every delivery failed',
+    disabledAt: iso(T0 + 5000),
+    updatedAt: iso(T0 + 5000),
+    healthAt: T0 + 5000,
+    description: 'keep me',
+    healthFailures: 2,
   });
 });
 

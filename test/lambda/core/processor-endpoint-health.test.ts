@@ -112,7 +112,8 @@ class World {
   }
 
   public async item(subscriptionId: string): Promise<Record<string, any>> {
-    const result = await dynamo.documentClient.send(new GetCommand({ TableName: dynamo.tableNames.subscriptions, Key: { subscriptionId }, ConsistentRead: true }));
+    const table = dynamo.tableNames.subscriptions;
+    const result = await dynamo.documentClient.send(new GetCommand({ TableName: table, Key: { subscriptionId }, ConsistentRead: true }));
     return result.Item!;
   }
 
@@ -164,7 +165,9 @@ describe('circuit breaker', () => {
     for (const m of first) expect(await world.batch(a, [m])).toEqual(['retry']);
     expect(failing.requests).toHaveLength(3);
     const opened = await world.item(sub.subscriptionId);
-    expect(opened).toMatchObject({ healthFailures: 3, healthCooldownSeconds: 2, healthOpenUntil: expect.any(String), healthFailingSince: expect.any(String) });
+    expect(opened).toMatchObject({
+      healthFailures: 3, healthCooldownSeconds: 2, healthOpenUntil: expect.any(String), healthFailingSince: expect.any(String),
+    });
 
     // Open: four more events, no request; each notification waits for the breaker.
     const held = [world.message(), world.message(), world.message(), world.message()];

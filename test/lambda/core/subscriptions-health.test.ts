@@ -65,7 +65,9 @@ test('disabled: enabled false with the reason and time; PATCH enabled: true revi
 
   const disabled = await get(id, key);
   expect(disabled).toMatchObject({
-    enabled: false, disabledReason: 'every delivery failed for 5 days', disabledAt: new Date(since + 9000).toISOString(),
+    enabled: false,
+    disabledReason: 'every delivery failed for 5 days',
+    disabledAt: new Date(since + 9000).toISOString(),
     health: { state: 'closed', consecutiveFailures: 2, failingSince: new Date(since).toISOString() },
   });
 
