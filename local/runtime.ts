@@ -49,7 +49,10 @@ export interface RuntimeOptions {
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** Visibility timeout of a batch whose processing failed as a whole. */
   readonly visibilityTimeoutSeconds?: number;
-  /** Processor batches in flight at once, each in a processor instance of its own (as in Lambda). */
+  /**
+   * Processor batches in flight at once, each in a processor instance of its own (as in Lambda);
+   * batches waiting over 500 ms on a receiver do not count, up to 64 (LocalEventSource scaleOut).
+   */
   readonly concurrency?: number;
   /**
    * Lets a caller put something between the handlers and a local service (the benchmark counts
@@ -300,6 +303,8 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
     visibilityTimeoutMs: (options.visibilityTimeoutSeconds ?? config.eventsQueue.visibilityTimeoutSeconds) * 1000,
     functionTimeoutMs: config.processorTimeoutSeconds * 1000,
     concurrency: options.concurrency ?? 4,
+    // As Lambda scales out while messages wait: a receiver that hangs holds up its own batch only.
+    scaleOut: { afterMs: 500, maxConcurrency: Math.max(64, options.concurrency ?? 4) },
     pollIntervalMs: 50,
     onError: (error) => console.error('processor invocation failed; the batch will be retried:', error),
   });
