@@ -26,5 +26,8 @@ test('npm run bench -- --quick runs and reports every section', () => {
   expect(results.endToEnd.itemBytes.event).toBeLessThanOrEqual(1024);
   expect(results.endToEnd.itemBytes.notification).toBeLessThanOrEqual(1024);
   expect(results.cost.perMillionEvents.single.total).toBeGreaterThan(3.5);
+  // One hanging receiver: every other delivery arrived once, and it got no more requests than events.
+  expect(results.hangingReceiver.complete).toBe(true);
+  expect(results.hangingReceiver.hangingRequests).toBeLessThanOrEqual(results.hangingReceiver.events);
   fs.rmSync(path.dirname(out), { recursive: true, force: true });
 }, 150_000);
