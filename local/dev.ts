@@ -19,7 +19,8 @@ const USAGE = `Usage: npm run dev -- [--port 3000] [--api-key KEY ...] [--data-d
                       [--fifo]                              FIFO queues, as the construct's fifo: true
                       [--isolation shared|api-key]          who receives whose events (the construct's isolation)
                       [--inbound name=provider:secret ...]   provider: shopify, github, stripe, standard-webhooks
-                      [--event-schemas schemas.json]        {"eventType": <JSON Schema>, ...}`;
+                      [--event-schemas schemas.json]        {"eventType": <JSON Schema>, ...}
+                      [--metrics]                           print the functions' CloudWatch metrics (EMF JSON lines) on stdout`;
 
 function readSchemas(file: string): Record<string, object> {
   const schemas = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
@@ -82,6 +83,7 @@ function parseOptions(): DevOptions | undefined {
       'inbound': { type: 'string', multiple: true },
       'event-schemas': { type: 'string' },
       'fifo': { type: 'boolean', default: false },
+      'metrics': { type: 'boolean', default: false },
       'isolation': { type: 'string', default: 'shared' },
       'help': { type: 'boolean', default: false },
     },
@@ -108,6 +110,7 @@ function parseOptions(): DevOptions | undefined {
       isolation: values.isolation === 'api-key' ? 'API_KEY' : 'SHARED',
       allowPrivateTargets: values['allow-private-targets'],
       logLevel: values.verbose ? 'INFO' : 'WARN',
+      metrics: values.metrics,
       inboundWebhooks,
       eventSchemas: values['event-schemas'] ? readSchemas(values['event-schemas']) : undefined,
     },

@@ -43,6 +43,8 @@ export interface RuntimeOptions {
   readonly emailFrom?: string;
   /** Log level of the handlers (WARN keeps the console quiet). */
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** Let the functions print their metrics (EMF JSON lines, as CloudWatch would read them) on stdout. */
+  readonly metrics?: boolean;
   /** Visibility timeout of a batch whose processing failed as a whole. */
   readonly visibilityTimeoutSeconds?: number;
   /** Processor batches in flight at once, each in a processor instance of its own (as in Lambda). */
@@ -226,7 +228,7 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
     ...functionSettings,
     POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
-    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_METRICS_DISABLED: String(!options.metrics),
     // Local only (never in AWS): webhooks to local receivers.
     ALLOW_PRIVATE_TARGETS: String(options.allowPrivateTargets ?? false),
   });

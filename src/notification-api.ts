@@ -25,6 +25,9 @@ export interface NotificationApiProps {
   readonly inboundWebhooks: boolean;
 }
 
+/** The API's one stage. */
+const STAGE_NAME = 'v1';
+
 /**
  * Problem types API Gateway itself answers with, so every error a client sees is problem+json.
  * The two catch-alls keep API Gateway's own status code (so their body carries none).
@@ -50,6 +53,8 @@ export class NotificationApi extends Construct {
   public readonly usagePlan: apigateway.UsagePlan;
   public readonly apiKey: apigateway.IApiKey;
   public readonly accessLogs: logs.LogGroup;
+  /** API Gateway's execution log group (`API-Gateway-Execution-Logs_{restApiId}/v1`), created here so it is encrypted. */
+  public readonly executionLogs: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: NotificationApiProps) {
     super(scope, id);
@@ -69,7 +74,7 @@ export class NotificationApi extends Construct {
       cloudWatchRole: props.createCloudWatchRole,
       defaultMethodOptions: { apiKeyRequired: true },
       deployOptions: {
-        stageName: 'v1',
+        stageName: STAGE_NAME,
         accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogs),
         accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
         loggingLevel: apigateway.MethodLoggingLevel.ERROR,
@@ -108,6 +113,17 @@ export class NotificationApi extends Construct {
         },
       });
     }
+
+    // API Gateway creates its execution log group at the first request it logs: unencrypted and
+    // kept for ever. Created first under the name API Gateway writes to, it uses the service key
+    // and the construct's retention; the stage waits for it, so no request is logged before it.
+    this.executionLogs = new logs.LogGroup(this, 'ExecutionLogs', {
+      logGroupName: `API-Gateway-Execution-Logs_${this.api.restApiId}/${STAGE_NAME}`,
+      retention: props.logRetention,
+      encryptionKey: props.logEncryptionKey,
+      removalPolicy: props.removalPolicy,
+    });
+    this.api.deploymentStage.node.addDependency(this.executionLogs);
 
     // The gateway rejects what is not even a JSON object and checks path parameters; the functions
     // validate the fields (answering with field-level problem+json) and keep unknown event fields.

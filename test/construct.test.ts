@@ -197,7 +197,7 @@ describe('EventNotificationService with default props', () => {
         expect(fn.Properties.Handler).toBe('index.handler');
         expect(fn.Properties.LoggingConfig).toEqual(expect.objectContaining({ LogFormat: 'JSON', LogGroup: { Ref: expect.any(String) } }));
       }
-      s.template.resourceCountIs('AWS::Logs::LogGroup', 4); // three functions + API access logs
+      s.template.resourceCountIs('AWS::Logs::LogGroup', 5); // three functions + API access and execution logs
       s.template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
     });
 
@@ -559,7 +559,7 @@ describe('EventNotificationService with default props', () => {
       ['AWS::DynamoDB::Table', 3],
       ['AWS::SQS::Queue', 2],
       ['AWS::KMS::Key', 1],
-      ['AWS::Logs::LogGroup', 4],
+      ['AWS::Logs::LogGroup', 5],
     ])('%s defaults to RETAIN', (type, count) => {
       const resources = Object.values(s.template.findResources(type));
       expect(resources).toHaveLength(count);

@@ -28,6 +28,8 @@ export interface SubscriptionPauser {
 /** Port: counters (CloudWatch EMF in AWS). */
 export interface ProcessorMetrics {
   count(name: 'EventsAccepted' | 'EventsRejected' | 'DeliveriesSucceeded' | 'DeliveriesFailed' | 'DeliveriesRetried', value: number, channel?: string): void;
+  /** DeliveryLatency: from the event's receivedAt to the end of the attempt that delivered it (ms). */
+  latency?(channel: string, milliseconds: number): void;
 }
 
 /** Port: structured logs (ids only, never secrets or bodies). */
@@ -156,7 +158,11 @@ export class EventProcessor {
         attempt: r.attempts.length,
         httpStatus: r.attempts[r.attempts.length - 1]?.httpStatus,
       });
-      if (r.status === 'DELIVERED') this.deps.metrics.count('DeliveriesSucceeded', 1, subscription.channel);
+      if (r.status === 'DELIVERED') {
+        this.deps.metrics.count('DeliveriesSucceeded', 1, subscription.channel);
+        const latency = deliveryLatencyMs(event, r);
+        if (latency !== undefined) this.deps.metrics.latency?.(subscription.channel, latency);
+      }
       if (r.status === 'PENDING') this.deps.metrics.count('DeliveriesRetried', 1, subscription.channel);
       if (r.status === 'FAILED') this.deps.metrics.count('DeliveriesFailed', 1, subscription.channel);
     }
@@ -446,6 +452,19 @@ function recordBase(event: StoredEvent, subscription: Subscription, previous: No
     ...(previous?.scheduleStart ? { scheduleStart: previous.scheduleStart } : {}),
     expiresAt: event.expiresAt,
   };
+}
+
+/**
+ * Publish-to-delivery latency of a record this round delivered: from the event's receivedAt
+ * (the time of its id) to the end of the delivering attempt. For a replayed event it includes
+ * the time it spent failed, which is what its subscriber waited.
+ */
+export function deliveryLatencyMs(event: Pick<StoredEvent, 'receivedAt'>, record: NotificationRecord): number | undefined {
+  const last = record.attempts[record.attempts.length - 1];
+  const received = Date.parse(event.receivedAt);
+  const started = Date.parse(last?.at ?? '');
+  if (last?.outcome !== 'DELIVERED' || Number.isNaN(received) || Number.isNaN(started)) return undefined;
+  return Math.max(0, started + last.latencyMs - received);
 }
 
 function describe(error: unknown): string {

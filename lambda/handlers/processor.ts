@@ -26,40 +26,9 @@ const subscriptionIndex = new DynamoSubscriptionIndex(documents, config.SUBSCRIP
 
 const queueControl = new SqsQueueControl(sqs(), config.QUEUE_URL, config.DEAD_LETTER_QUEUE_URL, config.QUEUE_FIFO);
 
-/**
- * DeliveryLatency (ms): from the event's receivedAt to the end of its successful attempt, per
- * channel. The processor stores (or re-reads) each event before delivering it, then saves the
- * records it changed: a record saved DELIVERED was delivered by this round's last attempt.
- */
-const receivedAt = new Map<string, number>();
-const eventStore = new DynamoEventStore(documents, config.EVENTS_TABLE_NAME);
-const notificationStore = new DynamoNotificationStore(documents, config.NOTIFICATIONS_TABLE_NAME);
-const events: typeof eventStore = Object.assign(Object.create(eventStore) as typeof eventStore, {
-  putIfAbsent: (event: Parameters<typeof eventStore.putIfAbsent>[0]) => {
-    receivedAt.set(event.eventId, Date.parse(event.receivedAt));
-    return eventStore.putIfAbsent(event);
-  },
-});
-const notifications: typeof notificationStore = Object.assign(Object.create(notificationStore) as typeof notificationStore, {
-  saveAll: async (records: Parameters<typeof notificationStore.saveAll>[0]) => {
-    await notificationStore.saveAll(records);
-    for (const r of records) {
-      const last = r.attempts[r.attempts.length - 1];
-      const received = receivedAt.get(r.eventId);
-      if (r.status !== 'DELIVERED' || last?.outcome !== 'DELIVERED' || received === undefined || Number.isNaN(received)) continue;
-      const latency = Math.max(0, Date.parse(last.at) + last.latencyMs - received);
-      if (Number.isNaN(latency)) continue;
-      recorded = true;
-      const single = metrics.singleMetric();
-      single.addDimension('channel', r.channel);
-      single.addMetric('DeliveryLatency', MetricUnit.Milliseconds, latency);
-    }
-  },
-});
-
 const processor = new EventProcessor({
-  events,
-  notifications,
+  events: new DynamoEventStore(documents, config.EVENTS_TABLE_NAME),
+  notifications: new DynamoNotificationStore(documents, config.NOTIFICATIONS_TABLE_NAME),
   matcher: new SubscriptionMatcher(subscriptionIndex, config.SUBSCRIPTION_CACHE_TTL_SECONDS * 1000),
   schemas: new JsonSchemaValidator(config.EVENT_SCHEMAS),
   webhooks: new HttpWebhookTransport({ allowPrivateTargets: config.ALLOW_PRIVATE_TARGETS }),
@@ -75,6 +44,12 @@ const processor = new EventProcessor({
         single.addDimension('channel', channel);
         single.addMetric(name, MetricUnit.Count, value);
       }
+    },
+    latency: (channel, milliseconds) => {
+      recorded = true;
+      const single = metrics.singleMetric();
+      single.addDimension('channel', channel);
+      single.addMetric('DeliveryLatency', MetricUnit.Milliseconds, milliseconds);
     },
   },
   log: {
@@ -142,6 +117,5 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
   } finally {
     if (recorded) metrics.publishStoredMetrics();
     recorded = false;
-    receivedAt.clear();
   }
 };
