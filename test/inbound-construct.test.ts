@@ -3,10 +3,10 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { AwsSolutionsChecks } from 'cdk-nag';
 import { IConstruct } from 'constructs';
 import * as z from 'zod';
 import { functionSettings } from './helpers/function-settings';
+import { describeViolations, nag } from './helpers/nag';
 import { ingestConfigSchema, readConfig } from '../lambda/adapters/config';
 import { inboundSourceSchema } from '../lambda/core/inbound-webhooks';
 import {
@@ -321,22 +321,6 @@ describe('InboundWebhookSource factories', () => {
 });
 
 describe('cdk-nag AwsSolutionsChecks with inbound webhooks', () => {
-  interface Violation {
-    readonly ruleName: string;
-    readonly severity?: string;
-    readonly description: string;
-    readonly violatingResources: { readonly constructPath?: string }[];
-  }
-
-  function nag(app: App): { success: boolean; violations: Violation[] } {
-    app.synth();
-    return new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(app) as { success: boolean; violations: Violation[] };
-  }
-
-  const describeViolations = (violations: Violation[]) => violations
-    .map((v) => `[${v.severity}] ${v.ruleName}: ${v.description}\n    ${v.violatingResources.map((r) => r.constructPath).join('\n    ')}`)
-    .join('\n');
-
   test('every provider, secrets imported by ARN: no errors and no warnings', () => {
     const app = new App();
     const stack = new Stack(app, 'InboundStack', { env: ENV });

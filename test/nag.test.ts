@@ -1,17 +1,10 @@
 import { App, CfnResource, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { AwsSolutionsChecks, NagPack, ServerlessChecks } from 'cdk-nag';
 import { EventNotificationService, EventNotificationServiceProps, InboundWebhookSource, Isolation } from '../src';
+import { describeViolations, nag, PackName } from './helpers/nag';
 
 const ENV = { account: '123456789012', region: 'us-east-1' };
-
-interface Violation {
-  readonly ruleName: string;
-  readonly severity?: string;
-  readonly description: string;
-  readonly violatingResources: { readonly constructPath?: string }[];
-}
 
 /** Every prop that adds resources or changes them. */
 function allProps(stack: Stack): EventNotificationServiceProps {
@@ -43,21 +36,6 @@ function buildApp(props: EventNotificationServiceProps | ((stack: Stack) => Even
   return app;
 }
 
-type PackName = 'AwsSolutions' | 'Serverless';
-const PACKS: Record<PackName, () => NagPack> = {
-  AwsSolutions: () => new AwsSolutionsChecks(undefined, { verbose: true }),
-  Serverless: () => new ServerlessChecks(undefined, { verbose: true }),
-};
-
-function nag(app: App, pack: PackName): { success: boolean; violations: Violation[] } {
-  return PACKS[pack]().validateScope(app) as { success: boolean; violations: Violation[] };
-}
-
-function describeViolations(violations: Violation[]): string {
-  return violations
-    .map((v) => `[${v.severity}] ${v.ruleName}: ${v.description}\n    ${v.violatingResources.map((r) => r.constructPath).join('\n    ')}`)
-    .join('\n');
-}
 
 /** Fails with the violations listed, so a failing run says what to fix. */
 function expectNoViolations(app: App, pack: PackName): void {
