@@ -20,6 +20,7 @@ export const FILTER_OPERATORS = ['prefix', 'suffix', 'numeric', 'exists', 'anyth
 const MAX_PROBLEMS = 20;
 const NUMERIC_OPERATORS: readonly string[] = ['=', '<', '<=', '>', '>='];
 const OPERATOR_LIST = 'prefix, suffix, numeric, exists or anything-but';
+const NOT_AN_OBJECT = 'must be an object of event fields, e.g. {"details":{"region":["eu-west-1"]}}';
 
 // ---------------------------------------------------------------------------------------------
 // One read-only view over JSON, either exact text (patterns as sent and stored, events) or an
@@ -238,7 +239,7 @@ function patternProblems(root: JsonView): FilterProblem[] {
     }
   };
 
-  if (root.kind !== 'object') return [{ path: [], message: 'must be an object of event fields, e.g. {"details":{"region":["eu-west-1"]}}' }];
+  if (root.kind !== 'object') return [{ path: [], message: NOT_AN_OBJECT }];
   checkObject(root, [], 1);
   if (values > MAX_FILTER_VALUES) report([], `holds ${values} values and matchers; a filter may hold at most ${MAX_FILTER_VALUES}`);
   return problems;
@@ -246,15 +247,19 @@ function patternProblems(root: JsonView): FilterProblem[] {
 
 /**
  * The `filter` of the subscriptions API. zod sees the parsed request, whose numbers are doubles
- * already: it checks the shape; `filterTextOf()` then checks and keeps the exact text.
+ * already: it checks the shape; `filterTextOf()` then checks and keeps the exact text. The check
+ * runs on the input as parsed (a preprocess), before zod copies the object and loses a
+ * `__proto__` member to the copy's prototype.
  */
 export const payloadFilterSchema = z
-  .looseObject({}, { error: 'must be an object of event fields, e.g. {"details":{"region":["eu-west-1"]}}' })
-  .superRefine((value, ctx) => {
-    for (const problem of patternProblems(parsedView(value))) {
-      ctx.addIssue({ code: 'custom', path: [...problem.path], message: problem.message });
+  .preprocess((value, ctx) => {
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      for (const problem of patternProblems(parsedView(value))) {
+        ctx.addIssue({ code: 'custom', path: [...problem.path], message: problem.message, input: value });
+      }
     }
-  })
+    return value;
+  }, z.looseObject({}, { error: NOT_AN_OBJECT }))
   .meta({
     description: `An EventBridge-style content pattern over the published event: lists of values, or {${FILTER_OPERATORS.join('|')}} matchers, `
       + `nested like the event. At most ${MAX_FILTER_BYTES} bytes, ${MAX_FILTER_DEPTH} levels and ${MAX_FILTER_VALUES} values.`,

@@ -18,9 +18,11 @@ const spelled = fc.record({
   const digits = (mantissa < 0n ? -mantissa : mantissa).toString();
   const minus = mantissa < 0n ? '-' : '';
   let text: string;
-  if (style === 'exponent') text = `${minus}${digits}e-${scale}`;
-  else if (style === 'upper') text = mantissa === 0n ? `0E-${scale}` : `${minus}${digits}0E${-scale - 1}`;
-  else {
+  if (style === 'exponent') {
+    text = `${minus}${digits}e-${scale}`;
+  } else if (style === 'upper') {
+    text = mantissa === 0n ? `0E-${scale}` : `${minus}${digits}0E${-scale - 1}`;
+  } else {
     const padded = digits.padStart(scale + 1, '0');
     const whole = padded.slice(0, padded.length - scale);
     const fraction = padded.slice(padded.length - scale);

@@ -309,6 +309,10 @@ describe('lambda/core/payload-filter: the API schema and request body', () => {
     expect(payloadFilterSchema.safeParse('x').error!.issues[0].message).toMatch(/must be an object of event fields/);
     expect(payloadFilterSchema.safeParse([{ a: [1] }]).success).toBe(false);
     expect(payloadFilterSchema.safeParse({ details: { amount: [{ numeric: ['>', 100] }] } }).success).toBe(true);
+    // A `__proto__` member as JSON.parse makes it (an own key) is checked like any other.
+    const proto = payloadFilterSchema.safeParse(JSON.parse('{"__proto__":{"a":[{"bad":1}]}}'));
+    expect(proto.error!.issues.map((i) => [i.path.join('/'), i.message])).toEqual([['__proto__/a/0/bad', expect.stringMatching(/is not an operator/)]]);
+    expect(payloadFilterSchema.safeParse(null).error!.issues).toHaveLength(1);
   });
 
   test('filterTextOf keeps the request\'s exact text and answers 400 naming the bad part', () => {
