@@ -58,18 +58,23 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
     const fields = { ...changes, updatedAt } as Record<string, unknown>;
     const names: Record<string, string> = { '#owner': 'ownerKeyId' };
     const values: Record<string, unknown> = { ':owner': ownerKeyId };
-    const sets = Object.entries(fields)
-      .filter(([, value]) => value !== undefined)
-      .map(([field, value], i) => {
-        names[`#f${i}`] = field;
+    const sets: string[] = [];
+    // null removes an attribute (`filter: null`).
+    const removes: string[] = [];
+    Object.entries(fields).filter(([, value]) => value !== undefined).forEach(([field, value], i) => {
+      names[`#f${i}`] = field;
+      if (value === null) {
+        removes.push(`#f${i}`);
+      } else {
         values[`:v${i}`] = value;
-        return `#f${i} = :v${i}`;
-      });
+        sets.push(`#f${i} = :v${i}`);
+      }
+    });
     try {
       const result = await this.client.send(new UpdateCommand({
         TableName: this.tableName,
         Key: { subscriptionId },
-        UpdateExpression: `SET ${sets.join(', ')}`,
+        UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
         ConditionExpression: 'attribute_exists(subscriptionId) AND #owner = :owner',
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,

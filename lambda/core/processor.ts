@@ -202,6 +202,7 @@ export class EventProcessor {
     // Match first, so the stored event says how many notifications it is waiting for.
     const subscriptions = await this.deps.matcher.match(
       message.event.eventType, message.event.severity, this.config.isolation === 'API_KEY' ? { ownerKeyId: message.publisherKeyId ?? '' } : undefined,
+      message.eventJson,
     );
     const event: StoredEvent = { ...this.stored(message, message.event, 'ACCEPTED'), matchedSubscriptions: subscriptions.length };
     let created: boolean;

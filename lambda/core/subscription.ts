@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { Channel, CHANNELS, describeChannel, TargetPolicy } from './channels';
 import { EVENT_TYPE_PATTERN, Severity, severitySchema } from './envelope';
+import { filterResponseValue, payloadFilterSchema } from './payload-filter';
 
 /** The channel names live with their registration (channels/index.ts). */
 export { CHANNELS } from './channels';
@@ -19,6 +20,8 @@ export interface Subscription {
   readonly secret?: string;
   readonly enabled: boolean;
   readonly description?: string;
+  /** Payload filter as its exact compact JSON text (lambda/core/payload-filter.ts). */
+  readonly filter?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -41,6 +44,7 @@ export const createSubscriptionSchema = z.strictObject({
   target: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(2048, 'must be at most 2048 characters'),
   enabled: z.boolean({ error: 'must be a boolean' }).default(true),
   description: descriptionSchema.optional(),
+  filter: payloadFilterSchema.nullable().optional(),
 });
 
 export const updateSubscriptionSchema = z
@@ -50,18 +54,23 @@ export const updateSubscriptionSchema = z
     target: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(2048, 'must be at most 2048 characters').optional(),
     enabled: z.boolean({ error: 'must be a boolean' }).optional(),
     description: descriptionSchema.optional(),
+    /** null removes the filter. */
+    filter: payloadFilterSchema.nullable().optional(),
   })
   .refine((value) => Object.keys(value).length > 0, 'must change at least one field');
 
-export type SubscriptionChanges = z.infer<typeof updateSubscriptionSchema>;
+export type SubscriptionChanges = Omit<z.infer<typeof updateSubscriptionSchema>, 'filter'> & {
+  /** The filter's exact JSON text (`filterTextOf()`); null removes it. */
+  readonly filter?: string | null;
+};
 
 /** Why a target is not acceptable for the channel, or undefined when it is (the channel decides). */
 export function targetError(channel: Channel, target: string, policy: TargetPolicy): string | undefined {
   return describeChannel(channel).validateTarget(target, policy);
 }
 
-/** The subscription as the API shows it: everything but the secret. */
-export function publicView(subscription: Subscription): Omit<Subscription, 'secret' | 'ownerKeyId'> {
-  const { secret: _secret, ownerKeyId: _owner, ...rest } = subscription;
-  return rest;
+/** The subscription as the API shows it: everything but the secret; the filter as JSON, its numbers as sent. */
+export function publicView(subscription: Subscription): Omit<Subscription, 'secret' | 'ownerKeyId' | 'filter'> & { readonly filter?: unknown } {
+  const { secret: _secret, ownerKeyId: _owner, filter, ...rest } = subscription;
+  return { ...rest, ...(filter !== undefined ? { filter: filterResponseValue(filter) } : {}) };
 }

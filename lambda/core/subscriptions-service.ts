@@ -3,6 +3,7 @@ import { describeChannel, newSigningSecret } from './channels';
 import { emptyResponse, HttpRequest, HttpResponse, jsonResponse } from './http';
 import { isId, newId } from './ids';
 import { parseJsonBody, requireJsonContentType } from './json-body';
+import { filterTextOf } from './payload-filter';
 import { HttpProblem } from './problem';
 import {
   createSubscriptionSchema, publicView, Subscription, SubscriptionChanges, TargetPolicy, targetError,
@@ -57,6 +58,8 @@ export class SubscriptionsService {
     const input = parsed.data;
     const problem = targetError(input.channel, input.target, this.policy);
     if (problem) throw HttpProblem.badRequest('The subscription target is not valid.', [{ path: '/target', message: problem }]);
+    // The parsed body has rounded the filter's numbers: keep the text as sent.
+    const filter = input.filter ? filterTextOf(request.body!) : undefined;
 
     // Checked before the write: concurrent creates by one key can pass it together, so a key may
     // end a few over the limit for a moment, never unboundedly.
@@ -74,6 +77,7 @@ export class SubscriptionsService {
       target: input.target,
       enabled: input.enabled,
       ...(input.description !== undefined ? { description: input.description } : {}),
+      ...(filter !== undefined ? { filter } : {}),
       ...(describeChannel(input.channel).hasSigningSecret ? { secret: newSigningSecret() } : {}),
       createdAt: at,
       updatedAt: at,
@@ -111,7 +115,8 @@ export class SubscriptionsService {
     requireJsonContentType(request);
     const parsed = updateSubscriptionSchema.safeParse(parseJsonBody(request.body));
     if (!parsed.success) throw HttpProblem.fromZod(parsed.error, 'The changes are not valid.');
-    const changes = parsed.data;
+    const { filter, ...fields } = parsed.data;
+    const changes: SubscriptionChanges = { ...fields, ...(filter !== undefined ? { filter: filter && filterTextOf(request.body!) } : {}) };
     if (changes.target !== undefined) {
       // The target is checked against the channel, which only the stored item knows.
       const existing = await this.store.get(id);
