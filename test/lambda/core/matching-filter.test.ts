@@ -8,7 +8,7 @@ import { Subscription } from '../../../lambda/core/subscription';
  * the matcher has cached, against the event's exact text; no request of their own.
  */
 
-const subscription = (overrides: Partial<Subscription>): Subscription => ({ // no secret: filters apply to every channel
+const subscription = (overrides: Partial<Subscription>): Subscription => ({
   subscriptionId: 'sub_x',
   ownerKeyId: 'key-a',
   eventType: '*',
