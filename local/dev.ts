@@ -6,12 +6,15 @@ import { LocalInboundSource, RuntimeOptions, startRuntime } from './runtime';
 
 /** Parses `0s,1s,2m,1h` (or plain seconds) into seconds. */
 export function parseSchedule(value: string): number[] {
-  return value.split(',').map((step) => {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(step.trim());
-    if (!m) throw new Error(`--retry-schedule: "${step}" is not a duration like 0s, 5s, 2m or 1h`);
-    const n = Number(m[1]);
-    return { ms: n / 1000, s: n, m: n * 60, h: n * 3600 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  });
+  return value.split(',').map((step) => parseDuration(step, '--retry-schedule'));
+}
+
+/** Parses one duration (`500ms`, `5s`, `2m`, `1h`, `2d` or plain seconds) into seconds. */
+export function parseDuration(value: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value.trim());
+  if (!m) throw new Error(`${flag}: "${value}" is not a duration like 0s, 5s, 2m or 1h`);
+  const n = Number(m[1]);
+  return { ms: n / 1000, s: n, m: n * 60, h: n * 3600, d: n * 86400 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
 }
 
 const USAGE = `Usage: npm run dev -- [--port 3000] [--api-key KEY ...] [--data-dir .ens-data]
@@ -20,7 +23,8 @@ const USAGE = `Usage: npm run dev -- [--port 3000] [--api-key KEY ...] [--data-d
                       [--isolation shared|api-key]          who receives whose events (the construct's isolation)
                       [--inbound name=provider:secret ...]   provider: shopify, github, stripe, standard-webhooks
                       [--event-schemas schemas.json]        {"eventType": <JSON Schema>, ...}
-                      [--metrics]                           print the functions' CloudWatch metrics (EMF JSON lines) on stdout`;
+                      [--metrics]                           print the functions' CloudWatch metrics (EMF JSON lines) on stdout
+                      [--secret-rotation-overlap 24h]       how long a rotated-out secret still signs`;
 
 function readSchemas(file: string): Record<string, object> {
   const schemas = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
@@ -85,6 +89,7 @@ function parseOptions(): DevOptions | undefined {
       'fifo': { type: 'boolean', default: false },
       'metrics': { type: 'boolean', default: false },
       'isolation': { type: 'string', default: 'shared' },
+      'secret-rotation-overlap': { type: 'string' },
       'help': { type: 'boolean', default: false },
     },
   });
@@ -113,6 +118,9 @@ function parseOptions(): DevOptions | undefined {
       metrics: values.metrics,
       inboundWebhooks,
       eventSchemas: values['event-schemas'] ? readSchemas(values['event-schemas']) : undefined,
+      secretRotationOverlapSeconds: values['secret-rotation-overlap'] !== undefined
+        ? parseDuration(values['secret-rotation-overlap'], '--secret-rotation-overlap')
+        : undefined,
     },
   };
 }

@@ -39,6 +39,8 @@ export interface RuntimeOptions {
   readonly allowPrivateTargets?: boolean;
   readonly webhookTimeoutMs?: number;
   readonly maxEventSizeBytes?: number;
+  /** The construct's secretRotationOverlap, in seconds. */
+  readonly secretRotationOverlapSeconds?: number;
   /** Sender of notification emails. */
   readonly emailFrom?: string;
   /** Log level of the handlers (WARN keeps the console quiet). */
@@ -157,6 +159,7 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
     maxEventSizeBytes: options.maxEventSizeBytes,
     // Locally a new subscription should work at once; in AWS it is cached for 30 s by default.
     subscriptionCacheTtlSeconds: 1,
+    secretRotationOverlapSeconds: options.secretRotationOverlapSeconds,
     emailFrom: options.emailFrom ?? 'notifications@local.test',
     eventSchemas: options.eventSchemas,
     inboundWebhooks: options.inboundWebhooks,
@@ -260,6 +263,7 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
     { method: 'GET', resource: '/subscriptions/{subscriptionId}', handler: management, apiKeyRequired: true },
     { method: 'PATCH', resource: '/subscriptions/{subscriptionId}', handler: management, apiKeyRequired: true },
     { method: 'DELETE', resource: '/subscriptions/{subscriptionId}', handler: management, apiKeyRequired: true },
+    { method: 'POST', resource: '/subscriptions/{subscriptionId}/secret/rotate', handler: management, apiKeyRequired: true },
     { method: 'POST', resource: '/webhooks/{source}', handler: ingest, apiKeyRequired: false },
     // Local only: where the queues and table are, for the replay tool (--local URL), and how
     // the queue and the functions are configured.

@@ -28,6 +28,7 @@ export interface LocalServiceProps {
   readonly webhookTimeoutMs?: number;
   readonly maxEventSizeBytes?: number;
   readonly subscriptionCacheTtlSeconds?: number;
+  readonly secretRotationOverlapSeconds?: number;
   readonly emailFrom?: string;
   /** JSON Schemas per event type (standard JSON Schema passes through the construct's mapping unchanged). */
   readonly eventSchemas?: Readonly<Record<string, object>>;
@@ -78,6 +79,7 @@ function propsOf(stack: Stack, options: LocalServiceProps): EventNotificationSer
     ...(options.webhookTimeoutMs !== undefined ? { webhook: { timeout: Duration.millis(options.webhookTimeoutMs) } } : {}),
     ...(options.maxEventSizeBytes !== undefined ? { maxEventSize: Size.bytes(options.maxEventSizeBytes) } : {}),
     ...(options.subscriptionCacheTtlSeconds !== undefined ? { subscriptionCacheTtl: seconds(options.subscriptionCacheTtlSeconds) } : {}),
+    ...(options.secretRotationOverlapSeconds !== undefined ? { secretRotationOverlap: seconds(options.secretRotationOverlapSeconds) } : {}),
     ...(options.emailFrom ? { email: { fromAddress: options.emailFrom } } : {}),
     ...(options.eventSchemas ? { eventSchemas: options.eventSchemas as Record<string, apigateway.JsonSchema> } : {}),
     ...(options.inboundWebhooks && options.inboundWebhooks.length > 0 ? {

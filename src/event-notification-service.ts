@@ -202,6 +202,8 @@ export class EventNotificationService extends Construct {
         EVENTS_TABLE_NAME: this.eventsTable.tableName,
         NOTIFICATIONS_TABLE_NAME: this.notificationsTable.tableName,
         MAX_SUBSCRIPTIONS_PER_KEY: String(settings.maxSubscriptionsPerKey),
+        // The processor needs no copy: each rotation stamps its expiry on the subscription.
+        SECRET_ROTATION_OVERLAP_SECONDS: String(settings.secretRotationOverlapSeconds),
       } satisfies FunctionSettings<ManagementSetting>,
     });
     // Exactly the requests the handler makes: no Scan, no batch, nothing of the idempotency records.

@@ -162,6 +162,9 @@ export class NotificationApi extends Construct {
     subscription.addMethod('GET', management, { requestValidator: validator, requestParameters: idParameter });
     subscription.addMethod('PATCH', management, { ...withBody, requestParameters: idParameter });
     subscription.addMethod('DELETE', management, { requestValidator: validator, requestParameters: idParameter });
+    // No body model: the rotation takes no fields (no body or {}; the function checks).
+    subscription.addResource('secret').addResource('rotate')
+      .addMethod('POST', management, { requestValidator: validator, requestParameters: idParameter });
 
     this.usagePlan = this.api.addUsagePlan('UsagePlan', {
       description: 'Publishers and subscribers of the event notification service',

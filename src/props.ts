@@ -227,6 +227,15 @@ export interface EventNotificationServiceProps {
   readonly maxSubscriptionsPerKey?: number;
 
   /**
+   * After `POST /subscriptions/{id}/secret/rotate`, how long the replaced signing secret keeps
+   * signing deliveries next to the new one (`webhook-signature: v1,<new> v1,<old>`), so receivers
+   * can switch secrets without rejecting a delivery. 0 (the old secret stops at once) to 7 days.
+   *
+   * @default Duration.hours(24)
+   */
+  readonly secretRotationOverlap?: Duration;
+
+  /**
    * The API key that events sent straight to the queue (`grantPublish`) belong to: it may read
    * them, and with `Isolation.API_KEY` only its subscriptions receive them.
    *

@@ -46,6 +46,7 @@ export interface ServiceSettings {
   readonly inboundWebhooks: InboundWebhookSource[];
   readonly isolation: Isolation;
   readonly maxSubscriptionsPerKey: number;
+  readonly secretRotationOverlapSeconds: number;
 }
 
 /**
@@ -166,6 +167,11 @@ export function resolveSettings(props: EventNotificationServiceProps, path = 'Ev
   check(Number.isInteger(maxSubscriptionsPerKey) && maxSubscriptionsPerKey >= 1 && maxSubscriptionsPerKey <= 10_000,
     `maxSubscriptionsPerKey must be a whole number from 1 to 10000, got ${maxSubscriptionsPerKey}`);
 
+  const rotationOverlap = props.secretRotationOverlap ?? Duration.hours(24);
+  const secretRotationOverlapSeconds = rotationOverlap.toSeconds({ integral: false });
+  check(secretRotationOverlapSeconds >= 0 && secretRotationOverlapSeconds <= 7 * 24 * 3600,
+    `secretRotationOverlap must be between 0 and 7 days, got ${rotationOverlap.toHumanString()}`);
+
   if (problems.length > 0) {
     // The construct path says which service is meant when a stack holds several.
     throw new Error(`Invalid EventNotificationService props at ${path}:\n- ${problems.join('\n- ')}`);
@@ -174,6 +180,7 @@ export function resolveSettings(props: EventNotificationServiceProps, path = 'Ev
   return {
     isolation: props.isolation ?? Isolation.SHARED,
     maxSubscriptionsPerKey,
+    secretRotationOverlapSeconds,
     fifo,
     email,
     webhookTimeout,

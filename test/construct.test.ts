@@ -224,6 +224,7 @@ describe('EventNotificationService with default props', () => {
         EVENTS_TABLE_NAME: refOf(s.stack, s.svc.eventsTable),
         NOTIFICATIONS_TABLE_NAME: refOf(s.stack, s.svc.notificationsTable),
         MAX_SUBSCRIPTIONS_PER_KEY: '100',
+        SECRET_ROTATION_OVERLAP_SECONDS: '86400',
       });
     });
 
@@ -394,7 +395,7 @@ describe('EventNotificationService with default props', () => {
 
     test('every method requires an API key (no exceptions)', () => {
       const methods = Object.values(s.template.findResources('AWS::ApiGateway::Method'));
-      expect(methods.map((m) => m.Properties.HttpMethod).sort()).toEqual(['DELETE', 'GET', 'GET', 'GET', 'PATCH', 'POST', 'POST', 'POST']);
+      expect(methods.map((m) => m.Properties.HttpMethod).sort()).toEqual(['DELETE', 'GET', 'GET', 'GET', 'PATCH', 'POST', 'POST', 'POST', 'POST']);
       for (const method of methods) {
         expect(method.Properties.ApiKeyRequired).toBe(true);
         expect(method.Properties.AuthorizationType).toBe('NONE');

@@ -1,4 +1,4 @@
-import { App, SecretValue, Stack } from 'aws-cdk-lib';
+import { App, Duration, SecretValue, Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { flatSettings, functionSettings } from './helpers/function-settings';
@@ -23,6 +23,7 @@ describe('runtime contract', () => {
       email: { fromAddress: 'alerts@example.com', configurationSetName: 'set' },
       eventSchemas: { 'a.b': { type: apigateway.JsonSchemaType.OBJECT } },
       inboundWebhooks: [InboundWebhookSource.shopify({ name: 'shop', secret })],
+      secretRotationOverlap: Duration.hours(1),
     } : {});
     return { stack, svc };
   }

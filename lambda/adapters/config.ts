@@ -83,6 +83,8 @@ export const managementConfigSchema = z.object({
   /** Local runtime only; the construct never sets it. */
   ALLOW_PRIVATE_TARGETS: booleanFlag,
   MAX_SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).max(100_000).default(100),
+  /** How long a rotated-out signing secret keeps signing deliveries (the construct checks 0–7 days). */
+  SECRET_ROTATION_OVERLAP_SECONDS: z.coerce.number().min(0).max(7 * 24 * 3600).default(24 * 3600),
 } satisfies Record<ManagementSetting, z.ZodType>);
 
 const csvSeconds = z.string().regex(/^\d+(\.\d+)?(,\d+(\.\d+)?)*$/, 'must be comma-separated seconds')

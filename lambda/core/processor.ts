@@ -306,9 +306,11 @@ export class EventProcessor {
   }
 
   private async pauseGone(results: readonly DeliveryOutcome[]): Promise<void> {
-    await Promise.all(results.filter((r) => r.result.disableSubscription).map(async ({ record }) => {
-      await this.deps.pauser.disable(record.subscriptionId, 'receiver answered 410 Gone');
-      this.deps.log.warn('Subscription paused: receiver answered 410 Gone', { subscriptionId: record.subscriptionId });
+    await Promise.all(results.filter((r) => r.result.disableSubscription).map(async ({ record, result }) => {
+      // The channel's reason (a webhook's 410 Gone, Slack's `no_service`, …).
+      const reason = result.error ?? 'receiver answered 410 Gone';
+      await this.deps.pauser.disable(record.subscriptionId, reason);
+      this.deps.log.warn('Subscription paused', { subscriptionId: record.subscriptionId, reason });
     }));
   }
 }

@@ -16,8 +16,11 @@ export interface Subscription {
   readonly severityFilter: Severity;
   readonly channel: Channel;
   readonly target: string;
-  /** Webhook signing secret (`whsec_…`); never returned after creation. */
+  /** Webhook signing secret (`whsec_…`); never returned after creation (or rotation). */
   readonly secret?: string;
+  /** The secret a rotation replaced: deliveries are signed with it too until `previousSecretExpiresAt`. Never returned. */
+  readonly previousSecret?: string;
+  readonly previousSecretExpiresAt?: string;
   readonly enabled: boolean;
   readonly description?: string;
   /** Payload filter as its exact compact JSON text (lambda/core/payload-filter.ts). */
@@ -64,13 +67,18 @@ export type SubscriptionChanges = Omit<z.infer<typeof updateSubscriptionSchema>,
   readonly filter?: string | null;
 };
 
+/** `POST /subscriptions/{id}/secret/rotate` takes no fields: no body, or `{}`. */
+export const rotateSecretSchema = z.strictObject({});
+
 /** Why a target is not acceptable for the channel, or undefined when it is (the channel decides). */
 export function targetError(channel: Channel, target: string, policy: TargetPolicy): string | undefined {
   return describeChannel(channel).validateTarget(target, policy);
 }
 
-/** The subscription as the API shows it: everything but the secret; the filter as JSON, its numbers as sent. */
-export function publicView(subscription: Subscription): Omit<Subscription, 'secret' | 'ownerKeyId' | 'filter'> & { readonly filter?: unknown } {
-  const { secret: _secret, ownerKeyId: _owner, filter, ...rest } = subscription;
+/** The subscription as the API shows it: everything but the secrets and the owner; the filter as JSON, its numbers as sent. */
+export function publicView(
+  subscription: Subscription,
+): Omit<Subscription, 'secret' | 'previousSecret' | 'previousSecretExpiresAt' | 'ownerKeyId' | 'filter'> & { readonly filter?: unknown } {
+  const { secret: _secret, previousSecret: _previous, previousSecretExpiresAt: _expires, ownerKeyId: _owner, filter, ...rest } = subscription;
   return { ...rest, ...(filter !== undefined ? { filter: filterResponseValue(filter) } : {}) };
 }

@@ -6,7 +6,7 @@ import { parseJsonBody, requireJsonContentType } from './json-body';
 import { filterTextOf } from './payload-filter';
 import { HttpProblem } from './problem';
 import {
-  createSubscriptionSchema, publicView, Subscription, SubscriptionChanges, TargetPolicy, targetError,
+  createSubscriptionSchema, publicView, rotateSecretSchema, Subscription, SubscriptionChanges, TargetPolicy, targetError,
   updateSubscriptionSchema,
 } from './subscription';
 
@@ -30,7 +30,22 @@ export interface SubscriptionStore {
   update(subscriptionId: string, ownerKeyId: string, changes: SubscriptionChanges, updatedAt: string): Promise<Subscription | undefined>;
   /** Deletes it if it exists and belongs to the owner; false otherwise. */
   delete(subscriptionId: string, ownerKeyId: string): Promise<boolean>;
+  /**
+   * Sets `secret` to `rotation.next` and keeps `rotation.current` as `previousSecret` until
+   * `rotation.previousExpiresAt` (without one, drops any previous secret), if the subscription
+   * exists, belongs to the owner and its secret is still `rotation.current`; undefined otherwise.
+   */
+  rotateSecret(subscriptionId: string, ownerKeyId: string, rotation: SecretRotation, updatedAt: string): Promise<Subscription | undefined>;
 }
+
+export interface SecretRotation {
+  readonly current: string;
+  readonly next: string;
+  readonly previousExpiresAt?: string;
+}
+
+/** How long a rotated-out secret still signs deliveries by default (the `secretRotationOverlap` prop). */
+export const DEFAULT_SECRET_ROTATION_OVERLAP_SECONDS = 24 * 3600;
 
 const listQuerySchema = z.object({
   limit: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE}`).default(DEFAULT_PAGE_SIZE),
@@ -48,6 +63,8 @@ export class SubscriptionsService {
     private readonly now: () => number = Date.now,
     /** One key cannot multiply every event's fan-out: at most this many subscriptions per key. */
     private readonly maxPerKey: number = 100,
+    /** How long a rotated-out secret still signs deliveries (0: not at all). */
+    private readonly secretRotationOverlapSeconds: number = DEFAULT_SECRET_ROTATION_OVERLAP_SECONDS,
   ) {}
 
   public async create(request: HttpRequest): Promise<HttpResponse> {
@@ -127,6 +144,47 @@ export class SubscriptionsService {
     const updated = await this.store.update(id, owner, changes, new Date(this.now()).toISOString());
     if (!updated) throw notFound(id);
     return jsonResponse(200, publicView(updated));
+  }
+
+  /**
+   * `POST /subscriptions/{id}/secret/rotate` (docs/architecture.md "Delivery"): a new
+   * signing secret, shown this once. The replaced one keeps signing deliveries (next to the new
+   * one) for the overlap, so receivers can switch without missing a delivery. At most two secrets
+   * are ever valid: rotating again within the overlap drops the oldest at once.
+   */
+  public async rotateSecret(request: HttpRequest): Promise<HttpResponse> {
+    const owner = requireOwner(request);
+    const id = subscriptionIdOf(request);
+    if (request.body !== undefined && request.body.trim() !== '') {
+      requireJsonContentType(request);
+      const parsed = rotateSecretSchema.safeParse(parseJsonBody(request.body));
+      if (!parsed.success) throw HttpProblem.fromZod(parsed.error, 'A rotation takes no fields: send no body or {}.');
+    }
+    const existing = await this.store.get(id);
+    if (!existing || existing.ownerKeyId !== owner) throw notFound(id);
+    if (!describeChannel(existing.channel).hasSigningSecret || !existing.secret) {
+      throw new HttpProblem(409, 'no-signing-secret', 'No signing secret',
+        `${existing.channel} subscriptions are not signed: there is no secret to rotate.`);
+    }
+    const nowMs = this.now();
+    const secret = newSigningSecret();
+    const previousExpiresAt = this.secretRotationOverlapSeconds > 0
+      ? new Date(nowMs + this.secretRotationOverlapSeconds * 1000).toISOString()
+      : undefined;
+    const rotation = { current: existing.secret, next: secret, previousExpiresAt };
+    const rotated = await this.store.rotateSecret(id, owner, rotation, new Date(nowMs).toISOString());
+    if (!rotated) {
+      // Deleted meanwhile, or another rotation won: only the secret that was stored may be shown.
+      const again = await this.store.get(id);
+      if (!again || again.ownerKeyId !== owner) throw notFound(id);
+      throw new HttpProblem(409, 'rotation-conflict', 'Rotated meanwhile',
+        'Another request rotated this secret at the same moment; its answer holds the new secret. Rotate again if you need one.');
+    }
+    return jsonResponse(200, {
+      ...publicView(rotated),
+      secret,
+      ...(previousExpiresAt ? { previousSecretExpiresAt: previousExpiresAt } : {}),
+    });
   }
 
   public async remove(request: HttpRequest): Promise<HttpResponse> {

@@ -17,6 +17,7 @@ const subscriptions = new SubscriptionsService(
   { allowPrivateTargets: config.ALLOW_PRIVATE_TARGETS },
   Date.now,
   config.MAX_SUBSCRIPTIONS_PER_KEY,
+  config.SECRET_ROTATION_OVERLAP_SECONDS,
 );
 
 const events = new EventsQueryService(
@@ -31,4 +32,5 @@ export const handler = apiGatewayHandler({
   'GET /subscriptions/{subscriptionId}': (request) => subscriptions.get(request),
   'PATCH /subscriptions/{subscriptionId}': (request) => subscriptions.update(request),
   'DELETE /subscriptions/{subscriptionId}': (request) => subscriptions.remove(request),
+  'POST /subscriptions/{subscriptionId}/secret/rotate': (request) => subscriptions.rotateSecret(request),
 }, logger);

@@ -15,6 +15,7 @@ export const INGEST_SETTINGS = [
 /** Settings of the management function (subscriptions API, GET /events/{eventId}). */
 export const MANAGEMENT_SETTINGS = [
   'SUBSCRIPTIONS_TABLE_NAME', 'EVENTS_TABLE_NAME', 'NOTIFICATIONS_TABLE_NAME', 'ALLOW_PRIVATE_TARGETS', 'MAX_SUBSCRIPTIONS_PER_KEY',
+  'SECRET_ROTATION_OVERLAP_SECONDS',
 ] as const;
 
 /** Settings of the processor function (the events queue's consumer). */

@@ -292,6 +292,9 @@ export class VariantScenarios {
     await this.scenario('management: PATCH /subscriptions/{id}', async () => {
       expectStatus(await this.api('Management', { method: 'PATCH', ...byId, body: { severityFilter: 'MEDIUM' } }), 200);
     });
+    await this.scenario('management: POST /subscriptions/{id}/secret/rotate', async () => {
+      expectStatus(await this.api('Management', { method: 'POST', ...byId, resource: '/subscriptions/{subscriptionId}/secret/rotate' }), 200);
+    });
     const throwaway = await this.scenario('management: POST /subscriptions (to delete)', () => this.subscribe('iam.throwaway', 'WEBHOOK', `${ok.url}/throwaway`));
     await this.scenario('management: DELETE /subscriptions/{id}', async () => {
       expectStatus(await this.api('Management', {
