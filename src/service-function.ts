@@ -8,14 +8,35 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { SETTINGS_FILE_NAME, SETTINGS_FILE_VARIABLE } from './contract';
-import { acknowledge } from './nag';
+import { METRICS_NAMESPACE, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, SETTINGS_FILE_NAME, SETTINGS_FILE_VARIABLE } from './contract';
+import { acknowledge, NagAcknowledgment } from './nag';
+import { ServiceSettings } from './settings';
 
 /** The prebuilt handler bundles (assets/<name>/index.js, built from lambda/handlers). */
 export type HandlerBundle = 'ingest' | 'management' | 'processor';
 
+/** What every function of one service is built with (src/functions/*). */
+export interface ServiceFunctionContext {
+  /** The service's unique name: Powertools' service name, the metrics' dimension. */
+  readonly serviceName: string;
+  /** The props after defaults and validation. */
+  readonly settings: ServiceSettings;
+  /** The service key: log groups, and the queues and tables the function reads and writes. */
+  readonly encryptionKey: kms.IKey;
+  /** X-Ray active tracing. */
+  readonly tracing: boolean;
+}
+
+/** Why a function API Gateway invokes needs no dead-letter queue. */
+export const INVOKED_BY_API_GATEWAY: NagAcknowledgment = {
+  id: 'Serverless-LambdaDLQ',
+  reason: 'Invoked synchronously by API Gateway, which waits for the answer and returns errors to the caller; a DLQ only serves asynchronous invocations.',
+};
+
 export interface ServiceFunctionProps {
   readonly bundle: HandlerBundle;
+  /** Powertools' service name (POWERTOOLS_SERVICE_NAME); the metrics namespace is the contract's. */
+  readonly serviceName: string;
   readonly description: string;
   readonly memorySize: number;
   readonly timeout: Duration;
@@ -98,7 +119,12 @@ export class ServiceFunction extends Construct {
     if (hasSettings && Token.isUnresolved(JSON.stringify(props.settings))) {
       throw new Error(`${this.node.path}: a settings file cannot hold deploy-time values (tokens); pass them in the environment`);
     }
-    const environment = { ...props.environment, ...(hasSettings ? { [SETTINGS_FILE_VARIABLE]: SETTINGS_FILE_NAME } : {}) };
+    const environment = {
+      [POWERTOOLS_SERVICE_NAME]: props.serviceName,
+      [POWERTOOLS_METRICS_NAMESPACE]: METRICS_NAMESPACE,
+      ...props.environment,
+      ...(hasSettings ? { [SETTINGS_FILE_VARIABLE]: SETTINGS_FILE_NAME } : {}),
+    };
     this.environment = environment;
     // Checked at synth, so variables added later (addEnvironment) count too.
     this.node.addValidation({
