@@ -34,16 +34,16 @@ export class EventNotificationService extends Construct {
   public readonly apiKey: apigateway.IApiKey;
   /** The usage plan that throttles the API keys. */
   public readonly usagePlan: apigateway.UsagePlan;
-  /** The events queue between the ingest and processor functions. */
-  public readonly queue: sqs.IQueue;
+  /** The events queue between the ingest and processor functions (its visibility timeout is 6 × the processor's timeout). */
+  public readonly queue: sqs.Queue;
   /** Where events go that could not be processed or delivered. */
   public readonly deadLetterQueue: sqs.IQueue;
-  /** Events, keyed by `eventId`. */
-  public readonly eventsTable: dynamodb.ITable;
+  /** Events, keyed by `eventId` (and the idempotency records, `idem_…`). */
+  public readonly eventsTable: dynamodb.Table;
   /** Subscriptions, keyed by `subscriptionId`, with the `byEventType` and `byOwner` indexes. */
-  public readonly subscriptionsTable: dynamodb.ITable;
+  public readonly subscriptionsTable: dynamodb.Table;
   /** One record per (event, subscription) with every delivery attempt. */
-  public readonly notificationsTable: dynamodb.ITable;
+  public readonly notificationsTable: dynamodb.Table;
   /** Handles `POST /events` and `POST /events/batch`. */
   public readonly ingestFunction: lambda.Function;
   /** Handles the subscriptions API and `GET /events/{eventId}`. */
@@ -51,9 +51,9 @@ export class EventNotificationService extends Construct {
   /** Consumes the events queue and delivers notifications. */
   public readonly processorFunction: lambda.Function;
   /** The topic every alarm notifies. */
-  public readonly alarmTopic: sns.ITopic;
+  public readonly alarmTopic: sns.Topic;
   /** The alarms of the service. */
-  public readonly alarms: cloudwatch.IAlarm[];
+  public readonly alarms: cloudwatch.Alarm[];
   /** The KMS key of the queues, tables, alarm topic and log groups. */
   public readonly encryptionKey: kms.IKey;
   /** The CloudWatch dashboard of the service, unless `dashboard: false`. */
