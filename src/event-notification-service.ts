@@ -44,11 +44,20 @@ export class EventNotificationService extends Construct {
   public readonly subscriptionsTable: dynamodb.Table;
   /** One record per (event, subscription) with every delivery attempt. */
   public readonly notificationsTable: dynamodb.Table;
-  /** Handles `POST /events` and `POST /events/batch`. */
+  /**
+   * Handles `POST /events`, `POST /events/batch` and `POST /webhooks/{source}`. The concrete
+   * function, as an escape hatch; size it with `ingestFunctionProps` (validated) rather than here.
+   */
   public readonly ingestFunction: lambda.Function;
-  /** Handles the subscriptions API and `GET /events/{eventId}`. */
+  /**
+   * Handles the subscriptions API and `GET /events/{eventId}`. The concrete function, as an
+   * escape hatch; size it with `managementFunctionProps` (validated) rather than here.
+   */
   public readonly managementFunction: lambda.Function;
-  /** Consumes the events queue and delivers notifications. */
+  /**
+   * Consumes the events queue and delivers notifications. The concrete function, as an escape
+   * hatch; size it with `processorFunctionProps`: its timeout also sets the queue's visibility.
+   */
   public readonly processorFunction: lambda.Function;
   /** The topic every alarm notifies. */
   public readonly alarmTopic: sns.Topic;

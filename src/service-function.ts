@@ -40,6 +40,8 @@ export interface ServiceFunctionProps {
   readonly description: string;
   readonly memorySize: number;
   readonly timeout: Duration;
+  /** Reserved concurrency (undefined: the account's unreserved pool). */
+  readonly reservedConcurrentExecutions?: number;
   readonly environment: Record<string, string>;
   /**
    * Settings too large for Lambda's 4 KB environment (event schemas, inbound sources): written
@@ -152,6 +154,7 @@ export class ServiceFunction extends Construct {
       code: lambda.Code.fromAsset(hasSettings ? stagedAsset(props.bundle, props.settings!) : handlerAssetPath(props.bundle)),
       memorySize: props.memorySize,
       timeout: props.timeout,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       role: this.role,
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,

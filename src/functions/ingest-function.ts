@@ -1,4 +1,3 @@
-import { Duration } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -27,8 +26,7 @@ export class IngestFunction extends ServiceFunction {
       bundle: 'ingest',
       serviceName: props.serviceName,
       description: 'Event notification service: accepts events and queues them',
-      memorySize: 256,
-      timeout: Duration.seconds(10),
+      ...settings.functions.ingest,
       logRetention: settings.logRetention,
       logEncryptionKey: props.encryptionKey,
       removalPolicy: settings.removalPolicy,

@@ -1,4 +1,3 @@
-import { Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { EVENT_KEY_PREFIX, FunctionSettings, ManagementSetting } from '../contract';
 import { acknowledge } from '../nag';
@@ -22,8 +21,7 @@ export class ManagementFunction extends ServiceFunction {
       bundle: 'management',
       serviceName: props.serviceName,
       description: 'Event notification service: subscriptions API',
-      memorySize: 256,
-      timeout: Duration.seconds(10),
+      ...settings.functions.management,
       logRetention: settings.logRetention,
       logEncryptionKey: props.encryptionKey,
       removalPolicy: settings.removalPolicy,

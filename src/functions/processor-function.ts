@@ -10,6 +10,7 @@ import { acknowledge } from '../nag';
 import { ServiceFunction, ServiceFunctionContext } from '../service-function';
 import { ServiceTables } from '../tables';
 import { acknowledgeGrantWildcards, grantIndexQuery, grantItems, grantSend } from './grants';
+import { MAX_EVENT_SOURCE_CONCURRENCY } from './sizing';
 
 export interface ProcessorFunctionProps extends ServiceFunctionContext {
   readonly tables: ServiceTables;
@@ -36,8 +37,7 @@ export class ProcessorFunction extends ServiceFunction {
       bundle: 'processor',
       serviceName: props.serviceName,
       description: 'Event notification service: validates, stores and delivers events',
-      memorySize: 512,
-      timeout: settings.processorTimeout,
+      ...settings.functions.processor,
       logRetention: settings.logRetention,
       logEncryptionKey: props.encryptionKey,
       removalPolicy: settings.removalPolicy,
@@ -73,7 +73,14 @@ export class ProcessorFunction extends ServiceFunction {
     // are handed back unprocessed, and every such receive counts towards maxReceiveCount: they
     // would reach the dead-letter queue without ever being attempted (found by the torture suite).
     // With one message per batch, SQS keeps the rest of a group unreceived until its head is done.
-    this.function.addEventSource(new SqsEventSource(props.queue, { batchSize: settings.fifo ? 1 : 10, reportBatchItemFailures: true }));
+    // With reserved concurrency, the event source never invokes more instances than may run: a
+    // throttled batch would go back to the queue and count towards maxReceiveCount.
+    const reserved = settings.functions.processor.reservedConcurrentExecutions;
+    this.function.addEventSource(new SqsEventSource(props.queue, {
+      batchSize: settings.fifo ? 1 : 10,
+      reportBatchItemFailures: true,
+      ...(reserved !== undefined ? { maxConcurrency: Math.min(reserved, MAX_EVENT_SOURCE_CONCURRENCY) } : {}),
+    }));
     acknowledge(this.function.node.findAll().find((c) => c instanceof lambda.CfnEventSourceMapping)!, {
       id: 'Serverless-LambdaEventSourceMappingDestination',
       reason: 'The events queue has a redrive policy to the service dead-letter queue (maxReceiveCount), and the processor '

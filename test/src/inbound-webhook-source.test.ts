@@ -17,8 +17,15 @@ describe('InboundWebhookSource settings', () => {
     InboundWebhookSource.standardWebhooks({ name: 'std', secret, severity: Severity.LOW }),
     InboundWebhookSource.hmac({ name: 'min', secret, header: 'X-Sig' }),
     InboundWebhookSource.hmac({
-      name: 'max', secret, header: 'X-Signature', algorithm: HmacAlgorithm.SHA512, encoding: SignatureEncoding.BASE64,
-      prefix: 'sha512=', eventTypeHeader: 'X-Type', deliveryIdHeader: 'X-Delivery', severity: Severity.CRITICAL,
+      name: 'max',
+      secret,
+      header: 'X-Signature',
+      algorithm: HmacAlgorithm.SHA512,
+      encoding: SignatureEncoding.BASE64,
+      prefix: 'sha512=',
+      eventTypeHeader: 'X-Type',
+      deliveryIdHeader: 'X-Delivery',
+      severity: Severity.CRITICAL,
     }),
   ];
 
@@ -31,8 +38,15 @@ describe('InboundWebhookSource settings', () => {
 
   test('the generic HMAC source carries its options under the handler\'s names', () => {
     expect(sources[5]._toSetting()).toEqual({
-      name: 'max', provider: 'hmac', severity: 'CRITICAL', header: 'X-Signature', algorithm: 'sha512', encoding: 'base64',
-      prefix: 'sha512=', eventTypeHeader: 'X-Type', deliveryIdHeader: 'X-Delivery',
+      name: 'max',
+      provider: 'hmac',
+      severity: 'CRITICAL',
+      header: 'X-Signature',
+      algorithm: 'sha512',
+      encoding: 'base64',
+      prefix: 'sha512=',
+      eventTypeHeader: 'X-Type',
+      deliveryIdHeader: 'X-Delivery',
     });
     expect(sources[4]._toSetting()).toEqual({ name: 'min', provider: 'hmac', severity: 'MEDIUM', header: 'X-Sig', algorithm: 'sha256', encoding: 'hex' });
   });
