@@ -23,14 +23,9 @@ export class IngestFunction extends ServiceFunction {
     const { settings } = props;
     const inbound = settings.inboundWebhooks;
     super(scope, id, {
+      context: props,
       bundle: 'ingest',
-      serviceName: props.serviceName,
       description: 'Event notification service: accepts events and queues them',
-      ...settings.functions.ingest,
-      logRetention: settings.logRetention,
-      logEncryptionKey: props.encryptionKey,
-      removalPolicy: settings.removalPolicy,
-      tracing: props.tracing,
       environment: {
         QUEUE_URL: props.queue.queueUrl,
         QUEUE_FIFO: String(settings.fifo),
@@ -38,7 +33,7 @@ export class IngestFunction extends ServiceFunction {
         EVENTS_TABLE_NAME: props.eventsTable.tableName,
         ...(inbound.length > 0 ? { INBOUND_SECRET_IDS: inbound.map((w) => w.secret.secretArn).join(',') } : {}),
       } satisfies FunctionSettings<IngestSetting>,
-      settings: inbound.length > 0
+      settingsFile: inbound.length > 0
         ? { INBOUND_SOURCES: JSON.stringify(inbound.map((w) => w._toSetting())) } satisfies FunctionSettings<IngestSetting>
         : undefined,
     });

@@ -18,14 +18,9 @@ export class ManagementFunction extends ServiceFunction {
   constructor(scope: Construct, id: string, props: ManagementFunctionProps) {
     const { settings, tables } = props;
     super(scope, id, {
+      context: props,
       bundle: 'management',
-      serviceName: props.serviceName,
       description: 'Event notification service: subscriptions API',
-      ...settings.functions.management,
-      logRetention: settings.logRetention,
-      logEncryptionKey: props.encryptionKey,
-      removalPolicy: settings.removalPolicy,
-      tracing: props.tracing,
       environment: {
         SUBSCRIPTIONS_TABLE_NAME: tables.subscriptions.tableName,
         EVENTS_TABLE_NAME: tables.events.tableName,

@@ -34,14 +34,9 @@ export class ProcessorFunction extends ServiceFunction {
   constructor(scope: Construct, id: string, props: ProcessorFunctionProps) {
     const { settings, tables } = props;
     super(scope, id, {
+      context: props,
       bundle: 'processor',
-      serviceName: props.serviceName,
       description: 'Event notification service: validates, stores and delivers events',
-      ...settings.functions.processor,
-      logRetention: settings.logRetention,
-      logEncryptionKey: props.encryptionKey,
-      removalPolicy: settings.removalPolicy,
-      tracing: props.tracing,
       environment: {
         EVENTS_TABLE_NAME: tables.events.tableName,
         SUBSCRIPTIONS_TABLE_NAME: tables.subscriptions.tableName,
@@ -67,7 +62,7 @@ export class ProcessorFunction extends ServiceFunction {
           INBOUND_OWNER_KEY_IDS: settings.inboundWebhooks.map((w) => `${w.name}=${(w.apiKey ?? props.apiKey).keyId}`).join(','),
         } : {}),
       } satisfies FunctionSettings<ProcessorSetting>,
-      settings: settings.eventSchemasJson ? { EVENT_SCHEMAS: settings.eventSchemasJson } satisfies FunctionSettings<ProcessorSetting> : undefined,
+      settingsFile: settings.eventSchemasJson ? { EVENT_SCHEMAS: settings.eventSchemasJson } satisfies FunctionSettings<ProcessorSetting> : undefined,
     });
     // FIFO: one message per invocation. In a batch, the events behind one that waits for a retry
     // are handed back unprocessed, and every such receive counts towards maxReceiveCount: they
