@@ -38,6 +38,8 @@ export interface RuntimeOptions {
   /** Let webhooks reach private and loopback addresses (local receivers). */
   readonly allowPrivateTargets?: boolean;
   readonly webhookTimeoutMs?: number;
+  /** The processor's time limit, as the construct's processorFunctionProps.timeout (the events queue's visibility is 6 ×). */
+  readonly processorTimeoutSeconds?: number;
   readonly maxEventSizeBytes?: number;
   /** The construct's secretRotationOverlap, in seconds. */
   readonly secretRotationOverlapSeconds?: number;
@@ -156,6 +158,7 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
     isolation: options.isolation,
     retryScheduleSeconds: schedule,
     webhookTimeoutMs: options.webhookTimeoutMs,
+    processorTimeoutSeconds: options.processorTimeoutSeconds,
     maxEventSizeBytes: options.maxEventSizeBytes,
     // Locally a new subscription should work at once; in AWS it is cached for 30 s by default.
     subscriptionCacheTtlSeconds: 1,

@@ -26,6 +26,8 @@ export interface LocalServiceProps {
   readonly isolation?: 'SHARED' | 'API_KEY';
   readonly retryScheduleSeconds?: readonly number[];
   readonly webhookTimeoutMs?: number;
+  /** The processor's time limit (processorFunctionProps.timeout); the queue's visibility follows it. */
+  readonly processorTimeoutSeconds?: number;
   readonly maxEventSizeBytes?: number;
   readonly subscriptionCacheTtlSeconds?: number;
   readonly secretRotationOverlapSeconds?: number;
@@ -77,6 +79,7 @@ function propsOf(stack: Stack, options: LocalServiceProps): EventNotificationSer
     ...(options.isolation ? { isolation: options.isolation === 'API_KEY' ? Isolation.API_KEY : Isolation.SHARED } : {}),
     ...(options.retryScheduleSeconds ? { retrySchedule: options.retryScheduleSeconds.map(seconds) } : {}),
     ...(options.webhookTimeoutMs !== undefined ? { webhook: { timeout: Duration.millis(options.webhookTimeoutMs) } } : {}),
+    ...(options.processorTimeoutSeconds !== undefined ? { processorFunctionProps: { timeout: seconds(options.processorTimeoutSeconds) } } : {}),
     ...(options.maxEventSizeBytes !== undefined ? { maxEventSize: Size.bytes(options.maxEventSizeBytes) } : {}),
     ...(options.subscriptionCacheTtlSeconds !== undefined ? { subscriptionCacheTtl: seconds(options.subscriptionCacheTtlSeconds) } : {}),
     ...(options.secretRotationOverlapSeconds !== undefined ? { secretRotationOverlap: seconds(options.secretRotationOverlapSeconds) } : {}),

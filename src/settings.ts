@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy, Size, Token } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { EVENT_TYPE_PATTERN } from './contract';
+import { FunctionSizings, resolveFunctionSizings } from './functions/sizing';
 import { InboundWebhookSource } from './inbound-webhook-source';
 import { EventNotificationServiceProps, Isolation } from './props';
 
@@ -28,7 +29,9 @@ export interface ServiceSettings {
   readonly fifo: boolean;
   readonly email?: { readonly fromAddress: string; readonly identityName: string; readonly configurationSetName?: string };
   readonly webhookTimeout: Duration;
-  readonly processorTimeout: Duration;
+  /** Each function's memory, timeout and reserved concurrency (src/functions/sizing.ts). */
+  readonly functions: FunctionSizings;
+  /** 6 × the processor's timeout (AWS's advice for an SQS event source). */
   readonly queueVisibilityTimeout: Duration;
   readonly alarmEmail?: string;
   readonly eventSchemasJson?: string;
@@ -60,8 +63,7 @@ export function resolveSettings(props: EventNotificationServiceProps, path = 'Ev
   const webhookTimeout = props.webhook?.timeout ?? Duration.seconds(15);
   check(webhookTimeout.toMilliseconds() >= 1000 && webhookTimeout.toMilliseconds() <= 60_000,
     `webhook.timeout must be between 1 and 60 seconds, got ${webhookTimeout.toHumanString()}`);
-  // Deliveries of a batch run concurrently; leave room for two timeouts plus storage.
-  const processorTimeout = Duration.seconds(Math.max(60, Math.ceil(webhookTimeout.toSeconds({ integral: false }) * 2) + 30));
+  const functions = resolveFunctionSizings(props, webhookTimeout, check);
 
   const schedule = props.retrySchedule ?? DEFAULT_RETRY_SCHEDULE;
   check(schedule.length > 0, 'retrySchedule must have at least one entry (the first attempt)');
@@ -184,8 +186,8 @@ export function resolveSettings(props: EventNotificationServiceProps, path = 'Ev
     fifo,
     email,
     webhookTimeout,
-    processorTimeout,
-    queueVisibilityTimeout: Duration.seconds(processorTimeout.toSeconds() * 6),
+    functions,
+    queueVisibilityTimeout: Duration.seconds(functions.processor.timeout.toSeconds() * 6),
     alarmEmail,
     eventSchemasJson,
     retryScheduleSeconds,
