@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+import { API_STAGE_NAME } from './contract';
 import { acknowledge } from './nag';
 
 export interface NotificationApiProps {
@@ -69,7 +70,7 @@ export class NotificationApi extends Construct {
       cloudWatchRole: props.createCloudWatchRole,
       defaultMethodOptions: { apiKeyRequired: true },
       deployOptions: {
-        stageName: 'v1',
+        stageName: API_STAGE_NAME,
         accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogs),
         accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
         loggingLevel: apigateway.MethodLoggingLevel.ERROR,

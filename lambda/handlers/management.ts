@@ -6,6 +6,7 @@ import { DynamoEventStore } from '../adapters/dynamo-event-store';
 import { DynamoNotificationStore } from '../adapters/dynamo-notification-store';
 import { DynamoSubscriptionStore } from '../adapters/dynamo-subscription-store';
 import { EventsQueryService } from '../core/events-query';
+import { RouteTable } from '../core/router';
 import { SubscriptionsService } from '../core/subscriptions-service';
 
 /** Management function: the subscriptions API and GET /events/{eventId}. */
@@ -24,11 +25,13 @@ const events = new EventsQueryService(
   new DynamoNotificationStore(dynamoDocumentClient(), config.NOTIFICATIONS_TABLE_NAME),
 );
 
-export const handler = apiGatewayHandler({
+const routes: RouteTable<'management'> = {
   'GET /events/{eventId}': (request) => events.get(request),
   'POST /subscriptions': (request) => subscriptions.create(request),
   'GET /subscriptions': (request) => subscriptions.list(request),
   'GET /subscriptions/{subscriptionId}': (request) => subscriptions.get(request),
   'PATCH /subscriptions/{subscriptionId}': (request) => subscriptions.update(request),
   'DELETE /subscriptions/{subscriptionId}': (request) => subscriptions.remove(request),
-}, logger);
+};
+
+export const handler = apiGatewayHandler(routes, logger);
