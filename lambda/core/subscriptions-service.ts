@@ -5,7 +5,7 @@ import { isId, newId } from './ids';
 import { parseJsonBody, requireJsonContentType } from './json-body';
 import { HttpProblem } from './problem';
 import {
-  createSubscriptionSchema, publicView, Subscription, SubscriptionChanges, TargetPolicy, targetError,
+  CreatedSubscription, createSubscriptionSchema, publicView, Subscription, SubscriptionChanges, subscriptionViewSchema, TargetPolicy, targetError,
   updateSubscriptionSchema,
 } from './subscription';
 
@@ -31,10 +31,18 @@ export interface SubscriptionStore {
   delete(subscriptionId: string, ownerKeyId: string): Promise<boolean>;
 }
 
-const listQuerySchema = z.object({
+/** GET /subscriptions: the query parameters (also the OpenAPI document's). */
+export const listQuerySchema = z.object({
   limit: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE}`).default(DEFAULT_PAGE_SIZE),
-  nextToken: z.string().max(200, 'is not a valid token').optional(),
+  nextToken: z.string().max(200, 'is not a valid token').optional().meta({ description: 'The `nextToken` of the previous page' }),
 });
+
+/** GET /subscriptions: one page of the caller's subscriptions. */
+export const subscriptionPageSchema = z.object({
+  items: z.array(subscriptionViewSchema),
+  nextToken: z.string().optional().meta({ description: 'Present when there may be more: pass it as the nextToken query parameter' }),
+});
+export type SubscriptionPageView = z.infer<typeof subscriptionPageSchema>;
 
 /**
  * The subscriptions API (docs/architecture.md "Tenants"). Subscriptions belong to the API key that created them:
@@ -80,7 +88,8 @@ export class SubscriptionsService {
     };
     await this.store.create(subscription);
     // The secret is shown this once; GET never returns it.
-    return jsonResponse(201, { ...publicView(subscription), ...(subscription.secret ? { secret: subscription.secret } : {}) }, {
+    const created: CreatedSubscription = { ...publicView(subscription), ...(subscription.secret ? { secret: subscription.secret } : {}) };
+    return jsonResponse(201, created, {
       location: `/subscriptions/${subscription.subscriptionId}`,
     });
   }
@@ -94,7 +103,7 @@ export class SubscriptionsService {
     return jsonResponse(200, {
       items: page.items.map(publicView),
       ...(page.lastSubscriptionId ? { nextToken: Buffer.from(page.lastSubscriptionId).toString('base64url') } : {}),
-    });
+    } satisfies SubscriptionPageView);
   }
 
   public async get(request: HttpRequest): Promise<HttpResponse> {
