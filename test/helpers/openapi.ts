@@ -88,7 +88,7 @@ export class OpenApiChecker {
         continue;
       }
       const validate = this.validator(header.schema, `${where} header ${name}`);
-      if (!validate(value)) errors.push(`${where}: the ${name} header ${JSON.stringify(value)} ${this.ajv.errorsText(validate.errors)}`);
+      if (!validate(value)) errors.push(`${where}: the ${name} header ${JSON.stringify(value)}: ${explain(validate, 'value')}`);
     }
 
     const content: Json | undefined = documented!.content;
@@ -106,7 +106,7 @@ export class OpenApiChecker {
       return [...errors, `${where}: the body is not JSON: ${response.text.slice(0, 200)}`];
     }
     const validate = this.validator(media.schema, `${where} ${mediaType}`);
-    if (!validate(body)) errors.push(`${where}: ${this.ajv.errorsText(validate.errors, { dataVar: 'body' })} in ${response.text.slice(0, 500)}`);
+    if (!validate(body)) errors.push(`${where}: ${explain(validate, 'body')} in ${response.text.slice(0, 500)}`);
     return errors;
   }
 
@@ -115,7 +115,7 @@ export class OpenApiChecker {
     const schema = this.operation(method, resource).requestBody?.content?.[mediaType]?.schema;
     if (!schema) return [`${method} ${resource} takes no ${mediaType} body`];
     const validate = this.validator(schema, `${method} ${resource} request ${mediaType}`);
-    return validate(body) ? [] : [this.ajv.errorsText(validate.errors, { dataVar: 'body' })];
+    return validate(body) ? [] : [explain(validate, 'body')];
   }
 
   /** Whether the document accepts this value of a parameter (`query`, `path`, `header`) of the route. */
@@ -123,7 +123,7 @@ export class OpenApiChecker {
     const parameter = (this.operation(method, resource).parameters ?? []).find((p: Json) => p.in === where && p.name === name);
     if (!parameter) return [`${method} ${resource} has no ${where} parameter ${name}`];
     const validate = this.validator(parameter.schema, `${method} ${resource} ${where} ${name}`);
-    return validate(value) ? [] : [this.ajv.errorsText(validate.errors, { dataVar: name })];
+    return validate(value) ? [] : [explain(validate, name)];
   }
 
   private resolve(ref: string): Json {
@@ -132,4 +132,12 @@ export class OpenApiChecker {
     if (!target) throw new Error(`Unresolved reference ${ref}`);
     return target;
   }
+}
+
+/** ajv's errors in a line, naming the offending property where ajv's message does not. */
+function explain(validate: ValidateFunction, what: string): string {
+  return (validate.errors ?? []).map((e) => {
+    const property = e.params.additionalProperty ?? e.params.missingProperty;
+    return `${what}${e.instancePath} ${e.message}${property ? ` (${property})` : ''}`;
+  }).join('; ');
 }

@@ -22,10 +22,10 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 /** Every `schema` object in the document with where it is. */
 function schemasIn(node: unknown, where = '#'): [string, Record<string, unknown>][] {
   if (typeof node !== 'object' || node === null) return [];
-  return Object.entries(node).flatMap(([key, value]) => {
+  return Object.entries(node).flatMap(([key, value]): [string, Record<string, unknown>][] => {
     const here = `${where}/${key}`;
     if (key === 'schema' && typeof value === 'object') return [[here, value as Record<string, unknown>]];
-    if (where === '#/components' && key === 'schemas') return Object.entries(value).map(([name, s]) => [`${here}/${name}`, s]);
+    if (where === '#/components' && key === 'schemas') return Object.entries(value as object).map(([name, s]) => [`${here}/${name}`, s]);
     return schemasIn(value, here);
   });
 }
