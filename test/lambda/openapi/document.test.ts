@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -37,6 +38,13 @@ describe('openapi.json', () => {
       throw new Error('openapi.json is out of date: run `npx projen openapi` (the build does) and commit it');
     }
   });
+
+  test('ships in the npm package', () => {
+    // What `npm publish` would upload (scripts skipped: the file list, not a build).
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: path.dirname(OPENAPI_FILE), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const files = (JSON.parse(out) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
+    expect(files).toContain(path.basename(OPENAPI_FILE));
+  }, 60_000);
 
   test('is valid OpenAPI 3.1 for @seriousme/openapi-schema-validator', () => {
     expect(document.openapi).toMatch(/^3\.1\./);
