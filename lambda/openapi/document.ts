@@ -3,7 +3,7 @@ import { COMPONENTS, OPERATIONS, OperationSpec, ParameterSpec, ResponseSpec, TAG
 import { API_ROUTES, API_STAGE_NAME, ApiRoute, splitRoute } from '../../src/contract';
 
 /*
- * The OpenAPI 3.1 document of the HTTP API (docs/architecture.md "OpenAPI"), built from the zod
+ * The OpenAPI 3.1 document of the HTTP API (docs/architecture.md "API routes and the OpenAPI document"), built from the zod
  * schemas the handlers validate with and answer by (z.toJSONSchema), the routes of API_ROUTES and
  * what operations.ts says about each. `npx projen openapi` writes it to openapi.json; the local
  * runtime serves it at GET /openapi.json.
