@@ -94,6 +94,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-cloudformation',
     'standardwebhooks',
     'ajv@^8',
+    // OpenAPI: the document is checked against the official OpenAPI 3.1 schema, and responses
+    // against the document with ajv's JSON Schema 2020-12 (formats such as date-time need ajv-formats).
+    '@seriousme/openapi-schema-validator',
+    'ajv-formats',
     '@types/aws-lambda',
     'zod@^4',
     'ulid',
@@ -147,6 +151,13 @@ const bundleCli = project.addTask('bundle:cli', {
     + '--legal-comments=none --banner:js="#!/usr/bin/env node" --outfile=assets/cli/index.js --log-level=warning',
 });
 bundle.spawn(bundleCli);
+// The OpenAPI document of the HTTP API, generated from the handlers' zod schemas into openapi.json
+// (committed and shipped in the npm package; a test checks the committed file is current).
+const openapi = project.addTask('openapi', {
+  description: 'Generate openapi.json (OpenAPI 3.1) from the API routes and the handlers\' zod schemas',
+  exec: 'ts-node --transpile-only lambda/openapi/generate.ts',
+});
+project.preCompileTask.spawn(openapi);
 project.preCompileTask.spawn(bundle);
 project.testTask.prependSpawn(bundle);
 

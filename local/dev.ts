@@ -145,6 +145,7 @@ async function main(): Promise<void> {
     'event-notification-service: local runtime ready',
     `  API           ${runtime.apiUrl}`,
     `  API key       ${apiKeys.join(', ')}   (send it as the x-api-key header)`,
+    `  OpenAPI       ${runtime.apiUrl}/openapi.json`,
     `  Email viewer  ${runtime.emailViewerUrl}`,
     `  Data          ${options.runtime.dataDir}`,
     `  Queues        ${runtime.queueNames.events}, ${runtime.queueNames.deadLetter}   (${runtime.fifo ? 'FIFO: in order per ordering key' : 'standard'})`,

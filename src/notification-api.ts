@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+import { API_STAGE_NAME } from './contract';
 import { acknowledge } from './nag';
 
 export interface NotificationApiProps {
@@ -24,9 +25,6 @@ export interface NotificationApiProps {
   /** Add `POST /webhooks/{source}` (signature-verified, no API key). */
   readonly inboundWebhooks: boolean;
 }
-
-/** The API's one stage. */
-const STAGE_NAME = 'v1';
 
 /**
  * Problem types API Gateway itself answers with, so every error a client sees is problem+json.
@@ -74,7 +72,7 @@ export class NotificationApi extends Construct {
       cloudWatchRole: props.createCloudWatchRole,
       defaultMethodOptions: { apiKeyRequired: true },
       deployOptions: {
-        stageName: STAGE_NAME,
+        stageName: API_STAGE_NAME,
         accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogs),
         accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
         loggingLevel: apigateway.MethodLoggingLevel.ERROR,
@@ -118,7 +116,7 @@ export class NotificationApi extends Construct {
     // kept for ever. Created first under the name API Gateway writes to, it uses the service key
     // and the construct's retention; the stage waits for it, so no request is logged before it.
     this.executionLogs = new logs.LogGroup(this, 'ExecutionLogs', {
-      logGroupName: `API-Gateway-Execution-Logs_${this.api.restApiId}/${STAGE_NAME}`,
+      logGroupName: `API-Gateway-Execution-Logs_${this.api.restApiId}/${API_STAGE_NAME}`,
       retention: props.logRetention,
       encryptionKey: props.logEncryptionKey,
       removalPolicy: props.removalPolicy,

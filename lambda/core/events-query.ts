@@ -1,12 +1,48 @@
+import * as z from 'zod';
+import { CHANNELS } from './channels';
 import { HttpRequest, HttpResponse } from './http';
-import { isId } from './ids';
-import { NotificationRecord, NotificationStore } from './notification';
+import { idSchema, isId } from './ids';
+import { attemptSchema, NOTIFICATION_STATUSES, NotificationRecord, NotificationStore } from './notification';
 import { HttpProblem } from './problem';
 import { stringifyWithRaw } from './raw-json';
-import { EventStore } from './stored-event';
+import { EVENT_STATUSES, EventStore } from './stored-event';
+
+/** An event's overall delivery state (`REJECTED` for an event that failed deep validation). */
+export const DELIVERY_STATUSES = ['IN_PROGRESS', 'COMPLETED', 'PARTIALLY_FAILED', 'NO_MATCHING_SUBSCRIPTIONS', 'REJECTED'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/** One of the caller's notifications of an event. */
+export const notificationViewSchema = z.object({
+  subscriptionId: idSchema('sub'),
+  notificationId: z.string().meta({ description: 'Stable across retries: the `webhook-id` of webhook deliveries' }),
+  channel: z.enum(CHANNELS),
+  status: z.enum(NOTIFICATION_STATUSES),
+  nextAttemptAt: z.iso.datetime().optional(),
+  reason: z.string().optional(),
+  attempts: z.array(attemptSchema).meta({ description: 'The latest attempts, oldest first' }),
+});
+
+export type NotificationView = z.infer<typeof notificationViewSchema>;
+
+/** The answer to GET /events/{eventId}. */
+export const eventViewSchema = z.object({
+  eventId: idSchema('evt'),
+  status: z.enum(EVENT_STATUSES),
+  rejection: z.array(z.string()).optional().meta({ description: 'Why deep validation (eventSchemas) rejected the event' }),
+  receivedAt: z.iso.datetime(),
+  source: z.string().meta({ description: '`api`, `queue` or `webhook:<source>`' }),
+  deliveryStatus: z.enum(DELIVERY_STATUSES),
+  otherNotifications: z.object({
+    count: z.number().int().min(0),
+    byStatus: z.partialRecord(z.enum(NOTIFICATION_STATUSES), z.number().int().min(1)),
+  }).meta({ description: "Other API keys' notifications of the event, as counts only" }),
+  notifications: z.array(notificationViewSchema),
+  event: z.unknown().meta({ description: 'The event exactly as published (every digit and key as sent); a string if a rejected event was not JSON' }),
+});
+export type EventView = z.infer<typeof eventViewSchema>;
 
 /** Overall delivery state of an event, from its notification records and how many it matched. */
-export function deliveryStatus(records: readonly NotificationRecord[], matchedSubscriptions?: number): string {
+export function deliveryStatus(records: readonly NotificationRecord[], matchedSubscriptions?: number): DeliveryStatus {
   if (matchedSubscriptions === 0) return 'NO_MATCHING_SUBSCRIPTIONS';
   // Records are written after the deliveries of a round: until then the event is in progress.
   if (records.length === 0 || records.length < (matchedSubscriptions ?? 0)) return 'IN_PROGRESS';
@@ -38,11 +74,10 @@ export class EventsQueryService {
     if (event.publisherKeyId !== caller && own.length === 0) throw notFound();
     const others: Record<string, number> = {};
     for (const r of records) if (r.ownerKeyId !== caller) others[r.status] = (others[r.status] ?? 0) + 1;
-    // `event` is the publisher's own text (every digit as sent), so it is placed as raw JSON.
-    const body = stringifyWithRaw({
+    const view: Omit<EventView, 'event'> = {
       eventId: event.eventId,
       status: event.status,
-      ...(event.rejection ? { rejection: event.rejection } : {}),
+      ...(event.rejection ? { rejection: [...event.rejection] } : {}),
       receivedAt: event.receivedAt,
       source: event.source,
       deliveryStatus: event.status === 'REJECTED' ? 'REJECTED' : deliveryStatus(records, event.matchedSubscriptions),
@@ -55,9 +90,11 @@ export class EventsQueryService {
         status: r.status,
         ...(r.nextAttemptAt ? { nextAttemptAt: r.nextAttemptAt } : {}),
         ...(r.reason ? { reason: r.reason } : {}),
-        attempts: r.attempts,
-      })),
-    }, 'event', isJsonText(event.eventJson) ? event.eventJson : JSON.stringify(event.eventJson));
+        attempts: [...r.attempts],
+      }) satisfies NotificationView),
+    };
+    // `event` is the publisher's own text (every digit as sent), so it is placed as raw JSON.
+    const body = stringifyWithRaw(view, 'event', isJsonText(event.eventJson) ? event.eventJson : JSON.stringify(event.eventJson));
     return { statusCode: 200, headers: { 'content-type': 'application/json' }, body };
   }
 }

@@ -6,7 +6,8 @@ import { parseJsonBody, requireJsonContentType } from './json-body';
 import { filterTextOf } from './payload-filter';
 import { HttpProblem } from './problem';
 import {
-  createSubscriptionSchema, publicView, rotateSecretSchema, Subscription, SubscriptionChanges, TargetPolicy, targetError,
+  CreatedSubscription, createSubscriptionSchema, publicView, RotatedSecret, rotateSecretSchema, Subscription, SubscriptionChanges,
+  subscriptionViewSchema, TargetPolicy, targetError,
   updateSubscriptionSchema,
 } from './subscription';
 
@@ -47,10 +48,18 @@ export interface SecretRotation {
 /** How long a rotated-out secret still signs deliveries by default (the `secretRotationOverlap` prop). */
 export const DEFAULT_SECRET_ROTATION_OVERLAP_SECONDS = 24 * 3600;
 
-const listQuerySchema = z.object({
+/** GET /subscriptions: the query parameters (also the OpenAPI document's). */
+export const listQuerySchema = z.object({
   limit: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE}`).default(DEFAULT_PAGE_SIZE),
-  nextToken: z.string().max(200, 'is not a valid token').optional(),
+  nextToken: z.string().max(200, 'is not a valid token').optional().meta({ description: 'The `nextToken` of the previous page' }),
 });
+
+/** GET /subscriptions: one page of the caller's subscriptions. */
+export const subscriptionPageSchema = z.object({
+  items: z.array(subscriptionViewSchema),
+  nextToken: z.string().optional().meta({ description: 'Present when there may be more: pass it as the nextToken query parameter' }),
+});
+export type SubscriptionPageView = z.infer<typeof subscriptionPageSchema>;
 
 /**
  * The subscriptions API (docs/architecture.md "Tenants"). Subscriptions belong to the API key that created them:
@@ -101,7 +110,8 @@ export class SubscriptionsService {
     };
     await this.store.create(subscription);
     // The secret is shown this once; GET never returns it.
-    return jsonResponse(201, { ...publicView(subscription), ...(subscription.secret ? { secret: subscription.secret } : {}) }, {
+    const created: CreatedSubscription = { ...publicView(subscription), ...(subscription.secret ? { secret: subscription.secret } : {}) };
+    return jsonResponse(201, created, {
       location: `/subscriptions/${subscription.subscriptionId}`,
     });
   }
@@ -115,7 +125,7 @@ export class SubscriptionsService {
     return jsonResponse(200, {
       items: page.items.map(publicView),
       ...(page.lastSubscriptionId ? { nextToken: Buffer.from(page.lastSubscriptionId).toString('base64url') } : {}),
-    });
+    } satisfies SubscriptionPageView);
   }
 
   public async get(request: HttpRequest): Promise<HttpResponse> {
@@ -180,11 +190,12 @@ export class SubscriptionsService {
       throw new HttpProblem(409, 'rotation-conflict', 'Rotated meanwhile',
         'Another request rotated this secret at the same moment; its answer holds the new secret. Rotate again if you need one.');
     }
-    return jsonResponse(200, {
+    const answer: RotatedSecret = {
       ...publicView(rotated),
       secret,
       ...(previousExpiresAt ? { previousSecretExpiresAt: previousExpiresAt } : {}),
-    });
+    };
+    return jsonResponse(200, answer);
   }
 
   public async remove(request: HttpRequest): Promise<HttpResponse> {

@@ -7,6 +7,7 @@ import { SecretsManagerSource } from '../adapters/secrets-manager-source';
 import { SqsEventQueue } from '../adapters/sqs-event-queue';
 import { InboundWebhookService } from '../core/inbound-service';
 import { IngestService } from '../core/ingest';
+import { RouteTable } from '../core/router';
 
 /** Ingest function: POST /events, POST /events/batch and POST /webhooks/{source}. */
 const config = readConfig(ingestConfigSchema);
@@ -27,8 +28,10 @@ const inbound = new InboundWebhookService(
   { maxEventSizeBytes: config.MAX_EVENT_SIZE_BYTES },
 );
 
-export const handler = apiGatewayHandler({
+const routes: RouteTable<'ingest'> = {
   'POST /events': (request) => service.publishOne(request),
   'POST /events/batch': (request) => service.publishBatch(request),
   'POST /webhooks/{source}': (request) => inbound.receive(request),
-}, logger);
+};
+
+export const handler = apiGatewayHandler(routes, logger);

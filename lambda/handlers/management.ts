@@ -6,6 +6,7 @@ import { DynamoEventStore } from '../adapters/dynamo-event-store';
 import { DynamoNotificationStore } from '../adapters/dynamo-notification-store';
 import { DynamoSubscriptionStore } from '../adapters/dynamo-subscription-store';
 import { EventsQueryService } from '../core/events-query';
+import { RouteTable } from '../core/router';
 import { SubscriptionsService } from '../core/subscriptions-service';
 
 /** Management function: the subscriptions API and GET /events/{eventId}. */
@@ -25,7 +26,7 @@ const events = new EventsQueryService(
   new DynamoNotificationStore(dynamoDocumentClient(), config.NOTIFICATIONS_TABLE_NAME),
 );
 
-export const handler = apiGatewayHandler({
+const routes: RouteTable<'management'> = {
   'GET /events/{eventId}': (request) => events.get(request),
   'POST /subscriptions': (request) => subscriptions.create(request),
   'GET /subscriptions': (request) => subscriptions.list(request),
@@ -33,4 +34,6 @@ export const handler = apiGatewayHandler({
   'PATCH /subscriptions/{subscriptionId}': (request) => subscriptions.update(request),
   'DELETE /subscriptions/{subscriptionId}': (request) => subscriptions.remove(request),
   'POST /subscriptions/{subscriptionId}/secret/rotate': (request) => subscriptions.rotateSecret(request),
-}, logger);
+};
+
+export const handler = apiGatewayHandler(routes, logger);

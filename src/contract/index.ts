@@ -72,3 +72,40 @@ export const EVENT_TYPE_PATTERN = /^[A-Za-z0-9._:/-]{1,128}$/;
 
 /** A function's environment or settings file, limited to the names of its contract (and Powertools'). */
 export type FunctionSettings<S extends string> = Partial<Record<S | typeof POWERTOOLS_SERVICE_NAME | typeof POWERTOOLS_METRICS_NAMESPACE, string>>;
+
+/** The REST API's stage: the path prefix of every route in AWS (`…/v1/events`). */
+export const API_STAGE_NAME = 'v1';
+
+/** Which function serves an API route. */
+export type ApiFunction = 'ingest' | 'management';
+
+/**
+ * Every route of the HTTP API, `METHOD /resource/{parameter}`, with the function behind it and
+ * whether API Gateway requires an API key. The handlers' route tables are typed by it
+ * (lambda/core/router.ts `RouteTable`), the local runtime serves exactly these, the OpenAPI
+ * document (lambda/openapi) describes exactly these, and test/src/api-routes.test.ts checks the
+ * construct's API Gateway methods against it. `POST /webhooks/{source}` exists in AWS only when
+ * inbound webhook sources are configured.
+ */
+export const API_ROUTES = {
+  'POST /events': { function: 'ingest', apiKeyRequired: true },
+  'POST /events/batch': { function: 'ingest', apiKeyRequired: true },
+  'POST /webhooks/{source}': { function: 'ingest', apiKeyRequired: false },
+  'GET /events/{eventId}': { function: 'management', apiKeyRequired: true },
+  'POST /subscriptions': { function: 'management', apiKeyRequired: true },
+  'GET /subscriptions': { function: 'management', apiKeyRequired: true },
+  'GET /subscriptions/{subscriptionId}': { function: 'management', apiKeyRequired: true },
+  'PATCH /subscriptions/{subscriptionId}': { function: 'management', apiKeyRequired: true },
+  'DELETE /subscriptions/{subscriptionId}': { function: 'management', apiKeyRequired: true },
+  'POST /subscriptions/{subscriptionId}/secret/rotate': { function: 'management', apiKeyRequired: true },
+} as const satisfies Record<string, { readonly function: ApiFunction; readonly apiKeyRequired: boolean }>;
+
+export type ApiRoute = keyof typeof API_ROUTES;
+/** The routes one function serves. */
+export type RoutesOf<F extends ApiFunction> = { [R in ApiRoute]: (typeof API_ROUTES)[R]['function'] extends F ? R : never }[ApiRoute];
+
+/** `POST /events/batch` → `{ method: 'POST', resource: '/events/batch' }`. */
+export function splitRoute(route: ApiRoute): { readonly method: string; readonly resource: string } {
+  const [method, resource] = route.split(' ');
+  return { method, resource };
+}
