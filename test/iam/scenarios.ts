@@ -2,13 +2,14 @@ import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { INGEST_SETTINGS, MANAGEMENT_SETTINGS, PROCESSOR_SETTINGS, SETTINGS_FILE_VARIABLE } from '../../src/contract';
-import { apiEvent, ApiEventOptions, lambdaContext, sqsEvent, sqsRecord } from '../helpers/api-event';
+import { apiEvent, ApiEventOptions } from '../helpers/api-event';
 import { FAKE_AWS_ENV, LocalDynamo } from '../helpers/dynamo';
 import { apiGatewayInvoke } from '../helpers/iam-evaluate';
 import { answerLocally, IamRequest, RequestRecorder } from '../helpers/iam-recorder';
 import { ACCOUNT, EMAIL_FROM, FunctionWiring, INBOUND_SOURCE_NAME, REGION, ResolvedTemplate, SCHEMA_EVENT_TYPE } from '../helpers/iam-template';
 import { Receiver, startReceiver } from '../helpers/receivers';
 import { LocalSes } from '../helpers/ses';
+import { lambdaContext, sqsEvent, sqsRecord } from '../helpers/sqs-event';
 
 /*
  * Drives the three handlers through every code path that calls AWS, each configured exactly as

@@ -7,8 +7,10 @@ import { previousSecretAt, signedWebhookHeaders } from '../../../lambda/core/cha
 import type { StoredEvent } from '../../../lambda/core/stored-event';
 import type { Subscription } from '../../../lambda/core/subscription';
 import { SubscriptionsService } from '../../../lambda/core/subscriptions-service';
-import { apiEvent, ApiHandler, expectProblem, jsonBody, loadHandler } from '../../helpers/api-event';
+import { apiEvent } from '../../helpers/api-event';
 import { handlerEnv, LocalDynamo, startDynamo } from '../../helpers/dynamo';
+import { ApiHandler, loadHandler } from '../../helpers/handlers';
+import { expectProblem, jsonBody } from '../../helpers/problems';
 
 /*
  * Secret rotation (docs/architecture.md "Delivery"): POST /subscriptions/{id}/secret/rotate

@@ -6,9 +6,11 @@ import { openApiDocument } from '../../../lambda/openapi/document';
 import { OPENAPI_FILE, openApiText } from '../../../lambda/openapi/generate';
 import { COMPONENTS } from '../../../lambda/openapi/operations';
 import { API_ROUTES, ApiRoute, splitRoute } from '../../../src/contract';
-import { apiEvent, header, loadHandler } from '../../helpers/api-event';
+import { apiEvent } from '../../helpers/api-event';
 import { FAKE_AWS_ENV } from '../../helpers/dynamo';
+import { loadHandler } from '../../helpers/handlers';
 import { OpenApiChecker, validateOpenApiDocument } from '../../helpers/openapi';
+import { header } from '../../helpers/problems';
 
 /*
  * The OpenAPI document (lambda/openapi): valid OpenAPI 3.1, current in the committed openapi.json,

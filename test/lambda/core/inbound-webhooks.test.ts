@@ -4,13 +4,15 @@ import type { SendMessageCommandInput, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { Webhook } from 'standardwebhooks';
-import { apiEvent, expectProblem, header, jsonBody, LoadedHandler, loadHandler, SecretsManagerModule, SqsModule } from './helpers/api-event';
-import { handlerEnv, LocalDynamo, startDynamo } from './helpers/dynamo';
-import { readQueueBody } from './helpers/queue-message';
-import { EVENT_TYPE_PATTERN } from '../lambda/core/envelope';
+import { EVENT_TYPE_PATTERN } from '../../../lambda/core/envelope';
 import {
   InboundRejection, InboundSource, inboundEventType, signaturesEqual, TIMESTAMP_TOLERANCE_SECONDS, verifyDelivery,
-} from '../lambda/core/inbound-webhooks';
+} from '../../../lambda/core/inbound-webhooks';
+import { apiEvent } from '../../helpers/api-event';
+import { handlerEnv, LocalDynamo, startDynamo } from '../../helpers/dynamo';
+import { LoadedHandler, loadHandler, SecretsManagerModule, SqsModule } from '../../helpers/handlers';
+import { expectProblem, header, jsonBody } from '../../helpers/problems';
+import { readQueueBody } from '../../helpers/queue-message';
 
 /*
  * POST /webhooks/{source} through the ingest handler: signatures computed here with each

@@ -5,13 +5,13 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { IConstruct } from 'constructs';
 import * as z from 'zod';
-import { functionSettings } from './helpers/function-settings';
-import { describeViolations, nag } from './helpers/nag';
-import { ingestConfigSchema, readConfig } from '../lambda/adapters/config';
-import { inboundSourceSchema } from '../lambda/core/inbound-webhooks';
+import { ingestConfigSchema, readConfig } from '../../lambda/adapters/config';
+import { inboundSourceSchema } from '../../lambda/core/inbound-webhooks';
 import {
   EventNotificationService, EventNotificationServiceProps, HmacAlgorithm, InboundWebhookSource, Severity, SignatureEncoding,
-} from '../src';
+} from '../../src';
+import { functionSettings } from '../helpers/function-settings';
+import { describeViolations, nag } from '../helpers/nag';
 
 const ENV = { account: '123456789012', region: 'us-east-1' };
 const SHOP_SECRET_VALUE = 'shpss_do-not-leak-this-signing-secret';

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 test('npm run bench -- --quick runs and reports every section', () => {
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ens-bench-smoke-')), 'results.json');
   const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'bench/bench.ts', '--quick', '--out', out], {
-    cwd: path.join(__dirname, '..'),
+    cwd: path.join(__dirname, '..', '..'),
     encoding: 'utf8',
     timeout: 120_000,
   });

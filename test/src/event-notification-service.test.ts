@@ -8,7 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { IConstruct } from 'constructs';
-import { EventNotificationService, EventNotificationServiceProps, InboundWebhookSource, Isolation } from '../src';
+import { EventNotificationService, EventNotificationServiceProps, InboundWebhookSource, Isolation } from '../../src';
 
 const ENV = { account: '123456789012', region: 'us-east-1' };
 

@@ -4,16 +4,18 @@ import { DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand } from
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { Webhook } from 'standardwebhooks';
-import { apiEvent, lambdaContext, LoadedProcessor, loadHandler, loadProcessorHandler, sqsEvent, sqsRecord } from './helpers/api-event';
-import { handlerEnv, LocalDynamo, startDynamo } from './helpers/dynamo';
-import { readQueueBody } from './helpers/queue-message';
-import { closedPort, ReceiverPool, ReceivedRequest } from './helpers/receivers';
-import { LocalSes, startSes } from './helpers/ses';
-import { newWebhookSecret } from '../lambda/core/channels/webhook';
-import { deterministicId, newId } from '../lambda/core/ids';
-import { NotificationRecord } from '../lambda/core/notification';
-import { StoredEvent } from '../lambda/core/stored-event';
-import { Subscription } from '../lambda/core/subscription';
+import { newWebhookSecret } from '../../../lambda/core/channels/webhook';
+import { deterministicId, newId } from '../../../lambda/core/ids';
+import { NotificationRecord } from '../../../lambda/core/notification';
+import { StoredEvent } from '../../../lambda/core/stored-event';
+import { Subscription } from '../../../lambda/core/subscription';
+import { apiEvent } from '../../helpers/api-event';
+import { handlerEnv, LocalDynamo, startDynamo } from '../../helpers/dynamo';
+import { LoadedProcessor, loadHandler, loadProcessorHandler } from '../../helpers/handlers';
+import { readQueueBody } from '../../helpers/queue-message';
+import { closedPort, ReceiverPool, ReceivedRequest } from '../../helpers/receivers';
+import { LocalSes, startSes } from '../../helpers/ses';
+import { lambdaContext, sqsEvent, sqsRecord } from '../../helpers/sqs-event';
 
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/ens-events';
 const DLQ_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/ens-events-dlq';

@@ -4,8 +4,8 @@ import {
   AttributeDefinition, CreateTableCommand, CreateTableCommandInput, DescribeTableCommand, DynamoDBClient,
   KeySchemaElement, Projection,
 } from '@aws-sdk/client-dynamodb';
-import { tableDefinitions } from '../local/tables';
-import { FAKE_AWS_ENV, TableRole, TableShape, tableShapes } from './helpers/dynamo';
+import { tableDefinitions } from '../../local/tables';
+import { FAKE_AWS_ENV, TableRole, TableShape, tableShapes } from '../helpers/dynamo';
 
 /*
  * The local runtime creates its tables from local/tables.ts; the handlers must find there the

@@ -1,6 +1,6 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { EventNotificationService } from '../src';
+import { EventNotificationService } from '../../src';
 
 /**
  * Asset hashes (S3 keys of the handler bundles, asset metadata) change whenever a handler is

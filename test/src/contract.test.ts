@@ -1,12 +1,12 @@
 import { App, Duration, SecretValue, Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { flatSettings, functionSettings } from './helpers/function-settings';
-import { ingestConfigSchema, managementConfigSchema, processorConfigSchema, readConfig } from '../lambda/adapters/config';
-import { EventNotificationService, InboundWebhookSource } from '../src';
+import { ingestConfigSchema, managementConfigSchema, processorConfigSchema, readConfig } from '../../lambda/adapters/config';
+import { EventNotificationService, InboundWebhookSource } from '../../src';
 import {
   INGEST_SETTINGS, MANAGEMENT_SETTINGS, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, PROCESSOR_SETTINGS, SETTINGS_FILE_VARIABLE,
-} from '../src/contract';
+} from '../../src/contract';
+import { flatSettings, functionSettings } from '../helpers/function-settings';
 
 /**
  * The runtime contract (src/contract) is the one list of names: the construct writes only those

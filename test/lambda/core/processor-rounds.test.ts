@@ -1,12 +1,12 @@
-import { WebhookRequest, WebhookResponse, WebhookTransport } from '../lambda/core/channels/webhook';
-import { deliveryStatus } from '../lambda/core/events-query';
-import { newId } from '../lambda/core/ids';
-import { SubscriptionIndex, SubscriptionMatcher } from '../lambda/core/matching';
-import { NotificationRecord, NotificationStore } from '../lambda/core/notification';
-import { EventProcessor, QueueControl, RetryLaterError } from '../lambda/core/processor';
-import { QueueRecord } from '../lambda/core/queue-message';
-import { EventStore, StoredEvent } from '../lambda/core/stored-event';
-import { Subscription } from '../lambda/core/subscription';
+import { WebhookRequest, WebhookResponse, WebhookTransport } from '../../../lambda/core/channels/webhook';
+import { deliveryStatus } from '../../../lambda/core/events-query';
+import { newId } from '../../../lambda/core/ids';
+import { SubscriptionIndex, SubscriptionMatcher } from '../../../lambda/core/matching';
+import { NotificationRecord, NotificationStore } from '../../../lambda/core/notification';
+import { EventProcessor, QueueControl, RetryLaterError } from '../../../lambda/core/processor';
+import { QueueRecord } from '../../../lambda/core/queue-message';
+import { EventStore, StoredEvent } from '../../../lambda/core/stored-event';
+import { Subscription } from '../../../lambda/core/subscription';
 
 /** In-memory ports: the processor's round logic without I/O. */
 class Fakes {

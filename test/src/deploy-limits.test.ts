@@ -2,10 +2,10 @@ import { App, Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { environmentJsonBytes, flatSettings, functionSettings } from './helpers/function-settings';
-import { ingestConfigSchema, processorConfigSchema, readConfig } from '../lambda/adapters/config';
-import { EventNotificationService, InboundWebhookSource } from '../src';
-import { environmentBytes, MAX_ENVIRONMENT_BYTES } from '../src/service-function';
+import { ingestConfigSchema, processorConfigSchema, readConfig } from '../../lambda/adapters/config';
+import { EventNotificationService, InboundWebhookSource } from '../../src';
+import { environmentBytes, MAX_ENVIRONMENT_BYTES } from '../../src/service-function';
+import { environmentJsonBytes, flatSettings, functionSettings } from '../helpers/function-settings';
 
 /** Limits CloudFormation and Lambda enforce at deploy time hold at synth (docs/architecture.md "Settings"). */
 describe('deploy-time limits', () => {

@@ -8,11 +8,11 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { main } from '../cli/main';
-import { idRange, listDeadLetters, redrive, ReplayOutput } from '../cli/replay';
-import { children, DevProcess, kill, startDev, until } from './helpers/dev-process';
-import { ReceiverPool } from './helpers/receivers';
-import { deterministicId, newId } from '../lambda/core/ids';
+import { main } from '../../cli/main';
+import { idRange, listDeadLetters, redrive, ReplayOutput } from '../../cli/replay';
+import { deterministicId, newId } from '../../lambda/core/ids';
+import { children, DevProcess, kill, startDev, until } from '../helpers/dev-process';
+import { ReceiverPool } from '../helpers/receivers';
 
 function capture(): ReplayOutput & { lines: string[]; progressed: [number, number][] } {
   const lines: string[] = [];
@@ -222,7 +222,7 @@ describe('inspect, fix, replay on the local runtime (end to end)', () => {
 test('the packaged command (assets/cli/index.js, the package bin) runs on its own', () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
-  const root = path.join(__dirname, '..');
+  const root = path.join(__dirname, '..', '..');
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
   expect(pkg.bin).toEqual({ 'event-notification-service': 'assets/cli/index.js' });
   const cli = path.join(root, pkg.bin['event-notification-service']);

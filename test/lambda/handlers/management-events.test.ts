@@ -2,10 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { Webhook } from 'standardwebhooks';
-import { apiEvent, ApiHandler, expectProblem, header, jsonBody, lambdaContext, LoadedProcessor, loadHandler, loadProcessorHandler, sqsEvent, sqsRecord } from './helpers/api-event';
-import { handlerEnv, LocalDynamo, startDynamo } from './helpers/dynamo';
-import { Receiver, startReceiver } from './helpers/receivers';
-import { newId } from '../lambda/core/ids';
+import { newId } from '../../../lambda/core/ids';
+import { apiEvent } from '../../helpers/api-event';
+import { handlerEnv, LocalDynamo, startDynamo } from '../../helpers/dynamo';
+import { ApiHandler, LoadedProcessor, loadHandler, loadProcessorHandler } from '../../helpers/handlers';
+import { expectProblem, header, jsonBody } from '../../helpers/problems';
+import { Receiver, startReceiver } from '../../helpers/receivers';
+import { lambdaContext, sqsEvent, sqsRecord } from '../../helpers/sqs-event';
 
 const PUBLISHER = 'key-publisher-0001';
 const OTHER_KEY = 'key-other-0002';

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { SendMessageBatchCommandInput, SQSClient } from '@aws-sdk/client-sqs';
 import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
-import { apiEvent, ApiEventOptions, header, jsonBody, loadHandler, LoadedHandler } from './helpers/api-event';
-import { handlerEnv, LocalDynamo, startDynamo } from './helpers/dynamo';
+import { apiEvent, ApiEventOptions } from '../../helpers/api-event';
+import { handlerEnv, LocalDynamo, startDynamo } from '../../helpers/dynamo';
+import { loadHandler, LoadedHandler } from '../../helpers/handlers';
+import { header, jsonBody } from '../../helpers/problems';
 
 /*
  * The bad-input matrix: every malformed, mistyped, oversized or misrouted request gets a 4xx

@@ -1,9 +1,9 @@
 import { App, Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
-import { functionSettings } from './helpers/function-settings';
-import { JsonSchemaValidator } from '../lambda/core/schema-validator';
-import { EventNotificationService } from '../src';
-import { toStandardJsonSchema } from '../src/settings';
+import { JsonSchemaValidator } from '../../lambda/core/schema-validator';
+import { EventNotificationService } from '../../src';
+import { toStandardJsonSchema } from '../../src/settings';
+import { functionSettings } from '../helpers/function-settings';
 
 /** eventSchemas travel from CDK's JsonSchema spelling to the processor's standard JSON Schema. */
 describe('eventSchemas', () => {

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { apiEvent, ApiHandler, expectProblem, header, jsonBody, loadHandler } from './helpers/api-event';
-import { handlerEnv, LocalDynamo, startDynamo } from './helpers/dynamo';
+import { apiEvent } from '../../helpers/api-event';
+import { handlerEnv, LocalDynamo, startDynamo } from '../../helpers/dynamo';
+import { ApiHandler, loadHandler } from '../../helpers/handlers';
+import { expectProblem, header, jsonBody } from '../../helpers/problems';
 
 const SUB_ID = /^sub_[0-9A-HJKMNP-TV-Z]{26}$/;
 const ITEM_ROUTE = '/subscriptions/{subscriptionId}';

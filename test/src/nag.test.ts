@@ -1,8 +1,8 @@
 import { App, CfnResource, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { EventNotificationService, EventNotificationServiceProps, InboundWebhookSource, Isolation } from '../src';
-import { describeViolations, nag, PackName } from './helpers/nag';
+import { EventNotificationService, EventNotificationServiceProps, InboundWebhookSource, Isolation } from '../../src';
+import { describeViolations, nag, PackName } from '../helpers/nag';
 
 const ENV = { account: '123456789012', region: 'us-east-1' };
 

@@ -1,7 +1,7 @@
 import { App, Duration, Lazy, Size, Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { EventNotificationService, EventNotificationServiceProps } from '../src';
+import { EventNotificationService, EventNotificationServiceProps } from '../../src';
 
 /** Builds the service in a fresh stack; `dlq` adds a dead-letter queue of the given kind. */
 function build(props: EventNotificationServiceProps, dlq?: 'standard' | 'fifo'): EventNotificationService {

@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { EventSourceOptions, FunctionLoader, LocalEventSource, SqsHandler } from '../local/event-source';
-import { DEDUPLICATION_WINDOW_MS, QueueDefinition, QueueMessage, QueueSendError, QueueStore } from '../local/queue-store';
+import { EventSourceOptions, FunctionLoader, LocalEventSource, SqsHandler } from '../../local/event-source';
+import { DEDUPLICATION_WINDOW_MS, QueueDefinition, QueueMessage, QueueSendError, QueueStore } from '../../local/queue-store';
 
 /*
  * The local stand-in for SQS (local/queue-store.ts) and for the SQS → Lambda event source

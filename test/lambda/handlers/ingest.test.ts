@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { SendMessageBatchCommandInput, SendMessageBatchRequestEntry, SendMessageCommandInput, SQSClient } from '@aws-sdk/client-sqs';
 import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
-import { apiEvent, ApiHandler, expectProblem, header, jsonBody, loadHandler, LoadedHandler, SqsModule } from './helpers/api-event';
-import { handlerEnv, LocalDynamo, startDynamo } from './helpers/dynamo';
-import { readQueueBody } from './helpers/queue-message';
+import { apiEvent } from '../../helpers/api-event';
+import { handlerEnv, LocalDynamo, startDynamo } from '../../helpers/dynamo';
+import { ApiHandler, loadHandler, LoadedHandler, SqsModule } from '../../helpers/handlers';
+import { expectProblem, header, jsonBody } from '../../helpers/problems';
+import { readQueueBody } from '../../helpers/queue-message';
 
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/ens-events';
 const FIFO_QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/ens-events.fifo';

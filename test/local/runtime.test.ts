@@ -6,12 +6,14 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { Webhook } from 'standardwebhooks';
-import { EventNotificationService } from '../src';
-import { apiEvent, header, loadHandler, LoadedHandler } from './helpers/api-event';
-import { killAllChildren, DevProcess, explained, kill, sleep, startDev as startDevProcess, until } from './helpers/dev-process';
-import { FAKE_AWS_ENV } from './helpers/dynamo';
-import { Receiver, ReceiverPool } from './helpers/receivers';
-import type { SentEmail } from './helpers/ses';
+import { EventNotificationService } from '../../src';
+import { apiEvent } from '../helpers/api-event';
+import { killAllChildren, DevProcess, explained, kill, sleep, startDev as startDevProcess, until } from '../helpers/dev-process';
+import { FAKE_AWS_ENV } from '../helpers/dynamo';
+import { loadHandler, LoadedHandler } from '../helpers/handlers';
+import { header } from '../helpers/problems';
+import { Receiver, ReceiverPool } from '../helpers/receivers';
+import type { SentEmail } from '../helpers/ses';
 
 /*
  * `npm run dev` as a user runs it: local/dev.ts in a child process, spoken to over HTTP only.
@@ -125,7 +127,7 @@ function deployedGatewayResponses(): Record<GatewayResponseType, { status: numbe
   return result;
 }
 
-// ---- bad input (a subset of test/bad-input.test.ts, through the local API)
+// ---- bad input (a subset of test/lambda/handlers/bad-input.test.ts, through the local API)
 
 interface BadCase {
   readonly name: string;

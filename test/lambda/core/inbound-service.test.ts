@@ -1,9 +1,9 @@
 import { createHmac } from 'node:crypto';
-import { HttpRequest } from '../lambda/core/http';
-import { InboundWebhookService } from '../lambda/core/inbound-service';
-import { IngestService } from '../lambda/core/ingest';
-import { HttpProblem } from '../lambda/core/problem';
-import { QueuedEvent } from '../lambda/core/queue-message';
+import { HttpRequest } from '../../../lambda/core/http';
+import { InboundWebhookService } from '../../../lambda/core/inbound-service';
+import { IngestService } from '../../../lambda/core/ingest';
+import { HttpProblem } from '../../../lambda/core/problem';
+import { QueuedEvent } from '../../../lambda/core/queue-message';
 
 /** InboundWebhookService with in-memory ports: the limits that apply before anything is queued. */
 describe('inbound deliveries: limits', () => {
