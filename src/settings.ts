@@ -1,6 +1,6 @@
 import { Duration, RemovalPolicy, Size, Token } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { EVENT_TYPE_PATTERN } from './contract';
+import { EVENT_TYPE_PATTERN, processorTimeoutSeconds } from './contract';
 import { InboundWebhookSource } from './inbound-webhook-source';
 import { EventNotificationServiceProps, Isolation } from './props';
 
@@ -60,7 +60,7 @@ export function resolveSettings(props: EventNotificationServiceProps, path = 'Ev
   check(webhookTimeout.toMilliseconds() >= 1000 && webhookTimeout.toMilliseconds() <= 60_000,
     `webhook.timeout must be between 1 and 60 seconds, got ${webhookTimeout.toHumanString()}`);
   // Deliveries of a batch run concurrently; leave room for two timeouts plus storage.
-  const processorTimeout = Duration.seconds(Math.max(60, Math.ceil(webhookTimeout.toSeconds({ integral: false }) * 2) + 30));
+  const processorTimeout = Duration.seconds(processorTimeoutSeconds(webhookTimeout.toMilliseconds()));
 
   const schedule = props.retrySchedule ?? DEFAULT_RETRY_SCHEDULE;
   check(schedule.length > 0, 'retrySchedule must have at least one entry (the first attempt)');

@@ -22,7 +22,7 @@ export const PROCESSOR_SETTINGS = [
   'EVENTS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME', 'NOTIFICATIONS_TABLE_NAME', 'QUEUE_URL', 'DEAD_LETTER_QUEUE_URL', 'QUEUE_FIFO',
   'RETRY_SCHEDULE_SECONDS', 'MAX_RECEIVE_COUNT', 'WEBHOOK_TIMEOUT_MS', 'RETENTION_SECONDS', 'SUBSCRIPTION_CACHE_TTL_SECONDS',
   'MAX_CONCURRENT_DELIVERIES', 'EMAIL_FROM_ADDRESS', 'SES_CONFIGURATION_SET', 'EVENT_SCHEMAS', 'ALLOW_PRIVATE_TARGETS',
-  'ISOLATION', 'QUEUE_PUBLISHER_KEY_ID', 'INBOUND_OWNER_KEY_IDS',
+  'ISOLATION', 'QUEUE_PUBLISHER_KEY_ID', 'INBOUND_OWNER_KEY_IDS', 'FAN_OUT_SIZE',
 ] as const;
 
 export type IngestSetting = (typeof INGEST_SETTINGS)[number];
@@ -65,6 +65,21 @@ export const IDEMPOTENCY_KEY_PREFIX = 'idem_';
  */
 export const ISOLATION_MODES = ['SHARED', 'API_KEY'] as const;
 export type IsolationMode = (typeof ISOLATION_MODES)[number];
+
+/**
+ * The processor function's time limit for a webhook timeout: deliveries of a batch run
+ * concurrently, so room for two timeouts plus storage, and at least a minute. The construct sets
+ * it; the processor sizes its fan-out parts by it (lambda/core/fan-out.ts).
+ */
+export function processorTimeoutSeconds(webhookTimeoutMs: number): number {
+  return Math.max(60, Math.ceil((webhookTimeoutMs / 1000) * 2) + 30);
+}
+
+/**
+ * The most subscriptions one follow-up message of a fan-out may carry, whatever FAN_OUT_SIZE
+ * says: a bound on its body, its records (one Query page) and its round.
+ */
+export const MAX_FAN_OUT_PART_SIZE = 1000;
 
 /** Event types as the API accepts them. */
 export const EVENT_TYPE_PATTERN = /^[A-Za-z0-9._:/-]{1,128}$/;
