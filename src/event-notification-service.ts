@@ -250,6 +250,9 @@ export class EventNotificationService extends Construct {
         + 'dead-letters failed deliveries itself with the reason; an on-failure destination would only duplicate them.',
     });
     grantSend(processor.role, this.deadLetterQueue, this.encryptionKey);
+    // A large fan-out goes on in follow-up messages on the events queue (standard queues only:
+    // docs/architecture.md "Fan-out").
+    if (!settings.fifo) grantSend(processor.role, this.queue, this.encryptionKey);
     grantItems(processor.role, this.eventsTable, ['PutItem'], { leadingKeys: EVENT_KEY_PREFIX });
     grantItems(processor.role, this.notificationsTable, ['Query', 'BatchWriteItem']);
     grantIndexQuery(processor.role, this.subscriptionsTable); // matching (byEventType)

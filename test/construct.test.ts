@@ -353,12 +353,12 @@ describe('EventNotificationService with default props', () => {
       ]);
     });
 
-    test('processor: consumes the events queue, sends only to the DLQ, and has no SES without email', () => {
+    test('processor: consumes the events queue, sends to the DLQ and (fan-out follow-ups) the events queue, and has no SES without email', () => {
       const statements = statementsOf(s, s.svc.processorFunction);
       expect(withActionPrefix(statements, 'ses:')).toEqual([]);
       const sqsStatements = withActionPrefix(statements, 'sqs:');
       const sendTargets = sqsStatements.filter((st) => st.Action.includes('sqs:SendMessage')).flatMap((st) => st.Resource);
-      expect(sendTargets).toEqual([arnOf(s.stack, s.svc.deadLetterQueue)]);
+      expect(sendTargets).toEqual([arnOf(s.stack, s.svc.deadLetterQueue), arnOf(s.stack, s.svc.queue)]);
       const receiveTargets = sqsStatements.filter((st) => st.Action.includes('sqs:ReceiveMessage')).flatMap((st) => st.Resource);
       expect(receiveTargets).toEqual([arnOf(s.stack, s.svc.queue)]);
     });
