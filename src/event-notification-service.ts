@@ -250,13 +250,14 @@ export class EventNotificationService extends Construct {
         + 'dead-letters failed deliveries itself with the reason; an on-failure destination would only duplicate them.',
     });
     grantSend(processor.role, this.deadLetterQueue, this.encryptionKey);
-    // A large fan-out goes on in follow-up messages on the events queue (standard queues only:
-    // docs/architecture.md "Fan-out").
+    // A large fan-out goes on in follow-up messages on the events queue, each reading its part's
+    // subscriptions by id (BatchGetItem, below). Standard queues only: docs/architecture.md "Fan-out".
     if (!settings.fifo) grantSend(processor.role, this.queue, this.encryptionKey);
     grantItems(processor.role, this.eventsTable, ['PutItem'], { leadingKeys: EVENT_KEY_PREFIX });
     grantItems(processor.role, this.notificationsTable, ['Query', 'BatchWriteItem']);
     grantIndexQuery(processor.role, this.subscriptionsTable); // matching (byEventType)
-    grantItems(processor.role, this.subscriptionsTable, ['UpdateItem']); // 410 Gone pauses a subscription
+    // 410 Gone pauses a subscription; a fan-out's follow-up reads its part's subscriptions by id.
+    grantItems(processor.role, this.subscriptionsTable, settings.fifo ? ['UpdateItem'] : ['UpdateItem', 'BatchGetItem']);
     this.encryptionKey.grantEncryptDecrypt(processor.role);
     if (settings.email) {
       // SES authorizes SendEmail against every identity involved: the sender's domain or, when the

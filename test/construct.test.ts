@@ -344,12 +344,12 @@ describe('EventNotificationService with default props', () => {
       ]);
     });
 
-    test('processor: PutItem of evt_* Events, Query and BatchWriteItem of Notifications, Query of Subscriptions\' indexes, UpdateItem of Subscriptions', () => {
+    test('processor: PutItem of evt_* Events, Query and BatchWriteItem of Notifications, Query of Subscriptions\' indexes, UpdateItem and BatchGetItem of Subscriptions', () => {
       expect(withActionPrefix(statementsOf(s, s.svc.processorFunction), 'dynamodb:')).toEqual([
         { Effect: 'Allow', Action: ['dynamodb:PutItem'], Resource: [arnOf(s.stack, s.svc.eventsTable)], Condition: evtKeys },
         { Effect: 'Allow', Action: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], Resource: [arnOf(s.stack, s.svc.notificationsTable)] },
         { Effect: 'Allow', Action: ['dynamodb:Query'], Resource: [indexesOf(s.svc.subscriptionsTable)] },
-        { Effect: 'Allow', Action: ['dynamodb:UpdateItem'], Resource: [arnOf(s.stack, s.svc.subscriptionsTable)] },
+        { Effect: 'Allow', Action: ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem'], Resource: [arnOf(s.stack, s.svc.subscriptionsTable)] },
       ]);
     });
 

@@ -9,8 +9,9 @@ import type { Subscription } from './subscription';
  * round can serve is not delivered from its own message: the processor stores it, sends follow-up
  * messages of at most `fanOutSize()` subscriptions each to the events queue, and only then lets
  * the message go. Each follow-up is an ordinary message of the event (same id, same exact text,
- * same `webhook-id` per subscription) restricted to its part: it reads only its part's records,
- * retries, comes back and is dead-lettered on its own.
+ * same `webhook-id` per subscription) restricted to its part: it reads only its part's
+ * subscriptions (by id, SubscriptionMatcher.match's `among`) and records, retries, comes back and
+ * is dead-lettered on its own.
  */
 
 /**
@@ -117,13 +118,6 @@ export class FanOut {
     }
     log.info('Fan-out split into follow-up messages', { eventId: message.eventId, subscriptions: parts[0]?.total ?? 0, parts: parts.length, redrive });
     return parts;
-  }
-
-  /** The subscriptions this message delivers to: all it matched, or a follow-up's part of them. */
-  public scope(message: QueuedEventText, subscriptions: Subscription[]): Subscription[] {
-    if (!message.fanOut) return subscriptions;
-    const ids = new Set(message.fanOut.subscriptionIds);
-    return subscriptions.filter((s) => ids.has(s.subscriptionId));
   }
 
   /**

@@ -206,6 +206,7 @@ export class EventProcessor {
     // Match first, so the stored event says how many notifications it is waiting for.
     const subscriptions = await this.deps.matcher.match(
       message.event.eventType, message.event.severity, this.config.isolation === 'API_KEY' ? { ownerKeyId: message.publisherKeyId ?? '' } : undefined,
+      message.fanOut?.subscriptionIds, // a follow-up: its part only (fan-out.ts)
     );
     const event: StoredEvent = { ...this.stored(message, message.event, 'ACCEPTED'), matchedSubscriptions: message.fanOut?.total ?? subscriptions.length };
     let created: boolean;
@@ -227,7 +228,7 @@ export class EventProcessor {
     }
     // A new event has no records yet; a repeat or retry reads them (a follow-up: its part's) so nothing is sent twice.
     const existing = created ? [] : await this.fanOut.records(message, () => this.deps.notifications.list(event.eventId));
-    return { message, event, subscriptions: this.fanOut.scope(message, subscriptions), existing, redrive };
+    return { message, event, subscriptions, existing, redrive };
   }
 
   /** Deliver: every due subscription, at most `maxConcurrentDeliveries` at once, none that could outlast the deadline. */

@@ -73,6 +73,29 @@ describe('splitFanOut', () => {
   });
 });
 
+describe('a follow-up\'s subscriptions: read by id, judged like any match', () => {
+  test('paused ones, other types and (API_KEY isolation) other keys\' are left out; no pattern list is read', async () => {
+    const f = new Fakes();
+    const subs = f.subscribe(6, 'deploy.*');
+    const paused = { ...subs[1], enabled: false };
+    const otherType = { ...subs[2], eventType: 'billing.*' };
+    const otherKey = subs[3]; // key-3
+    const byId = new Map([subs[0], paused, otherType, otherKey, subs[4]].map((s) => [s.subscriptionId, s]));
+    const reads: string[] = [];
+    const index: SubscriptionIndex = {
+      byPattern: async (p) => { reads.push(`pattern ${p}`); return []; },
+      byIds: async (ids) => { reads.push(`ids ${ids.length}`); return ids.flatMap((id) => byId.get(id) ?? []); },
+    };
+    const matcher = new SubscriptionMatcher(index, 30_000);
+    const part = [...byId.keys(), subs[5].subscriptionId]; // the last one was deleted meanwhile
+    const shared = await matcher.match('deploy.finished', 'HIGH', undefined, part);
+    expect(shared.map((s) => s.subscriptionId)).toEqual([subs[0].subscriptionId, otherKey.subscriptionId, subs[4].subscriptionId]);
+    const isolated = await matcher.match('deploy.finished', 'HIGH', { ownerKeyId: 'key-0' }, part);
+    expect(isolated.map((s) => s.subscriptionId)).toEqual([subs[0].subscriptionId]);
+    expect(reads).toEqual(['ids 6', 'ids 6']);
+  });
+});
+
 describe('follow-up messages are validated like every message: hostile ones are rejected, never a crash', () => {
   const ids = subscriptionIds(3);
   const body = (fanOut: unknown) => JSON.stringify({
