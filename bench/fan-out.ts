@@ -105,9 +105,14 @@ export async function fanOut(k: number, options: { fifo?: boolean; receiverDelay
     let start: Record<string, any> | undefined;
     do {
       const page = await dynamo.send(new QueryCommand({
-        TableName: runtime.tableNames.notifications, KeyConditionExpression: 'eventId = :id', FilterExpression: '#s = :delivered',
-        ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':id': { S: eventId }, ':delivered': { S: 'DELIVERED' } },
-        Select: 'COUNT', ConsistentRead: true, ExclusiveStartKey: start,
+        TableName: runtime.tableNames.notifications,
+        KeyConditionExpression: 'eventId = :id',
+        FilterExpression: '#s = :delivered',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':id': { S: eventId }, ':delivered': { S: 'DELIVERED' } },
+        Select: 'COUNT',
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
       }));
       count += page.Count ?? 0;
       start = page.LastEvaluatedKey;

@@ -41,7 +41,9 @@ export class SubscriptionMatcher {
    * `only.ownerKeyId`: tenant isolation, only that key's subscriptions (from the same cached lists).
    * `among`: a fan-out follow-up's part (fan-out.ts), read by id rather than the whole pattern lists.
    */
-  public async match(eventType: string, severity: Severity, only?: { readonly ownerKeyId: string }, among?: readonly string[]): Promise<Subscription[]> {
+  public async match(
+    eventType: string, severity: Severity, only?: { readonly ownerKeyId: string }, among?: readonly string[],
+  ): Promise<Subscription[]> {
     const lists = among ? [await this.byIds(among, eventType)] : await Promise.all(candidatePatterns(eventType).map((p) => this.subscriptionsFor(p)));
     const seen = new Set<string>();
     return lists.flat().filter((s) => {

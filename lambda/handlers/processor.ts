@@ -2,6 +2,7 @@ import { BatchProcessor, EventType, processPartialResponse, SqsFifoPartialProces
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { processorTimeoutSeconds } from '../../src/contract';
 import { dynamoDocumentClient, ses, sqs } from '../adapters/aws-clients';
 import { processorConfigSchema, readConfig } from '../adapters/config';
 import { DynamoEventStore } from '../adapters/dynamo-event-store';
@@ -15,7 +16,6 @@ import { fanOutSize } from '../core/fan-out';
 import { SubscriptionMatcher } from '../core/matching';
 import { EventProcessor, RetryLaterError } from '../core/processor';
 import { JsonSchemaValidator } from '../core/schema-validator';
-import { processorTimeoutSeconds } from '../../src/contract';
 
 /** Processor function: consumes the events queue with per-record partial batch failures. */
 const config = readConfig(processorConfigSchema);

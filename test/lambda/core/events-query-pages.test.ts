@@ -14,8 +14,16 @@ const PUBLISHER = 'key-publisher';
 const OTHER = 'key-other';
 const EVENT_ID = newId('evt');
 const EVENT: StoredEvent = {
-  eventId: EVENT_ID, eventJson: '{"eventType":"a.b","severity":"HIGH","title":"t"}', event: undefined as never, eventType: 'a.b',
-  receivedAt: new Date().toISOString(), source: 'api', publisherKeyId: PUBLISHER, status: 'ACCEPTED', matchedSubscriptions: 0, expiresAt: 0,
+  eventId: EVENT_ID,
+  eventJson: '{"eventType":"a.b","severity":"HIGH","title":"t"}',
+  event: undefined as never,
+  eventType: 'a.b',
+  receivedAt: new Date().toISOString(),
+  source: 'api',
+  publisherKeyId: PUBLISHER,
+  status: 'ACCEPTED',
+  matchedSubscriptions: 0,
+  expiresAt: 0,
 };
 
 function records(count: number, owner: string, attempts = 1, error?: string): NotificationRecord[] {
@@ -23,8 +31,14 @@ function records(count: number, owner: string, attempts = 1, error?: string): No
   return Array.from({ length: count }, () => {
     const subscriptionId = newId('sub');
     return {
-      eventId: EVENT_ID, subscriptionId, notificationId: newId('ntf'), channel: 'WEBHOOK', ownerKeyId: owner, status: 'FAILED',
-      attempts: Array(attempts).fill(attempt), expiresAt: 0,
+      eventId: EVENT_ID,
+      subscriptionId,
+      notificationId: newId('ntf'),
+      channel: 'WEBHOOK',
+      ownerKeyId: owner,
+      status: 'FAILED',
+      attempts: Array(attempts).fill(attempt),
+      expiresAt: 0,
     };
   });
 }

@@ -65,8 +65,12 @@ describe('splitFanOut', () => {
   test('a follow-up message round-trips through the queue body with its part', () => {
     const [part] = splitFanOut(subscriptionIds(10), 4);
     const text = {
-      eventId: newId('evt', T0), receivedAt: new Date(T0).toISOString(), source: 'api', publisherKeyId: 'key-1',
-      eventJson: '{"eventType":"a.b","severity":"HIGH","title":"t","details":{"n":18446744073709551615}}', fanOut: part,
+      eventId: newId('evt', T0),
+      receivedAt: new Date(T0).toISOString(),
+      source: 'api',
+      publisherKeyId: 'key-1',
+      eventJson: '{"eventType":"a.b","severity":"HIGH","title":"t","details":{"n":18446744073709551615}}',
+      fanOut: part,
     };
     const parsed = parseQueueMessage(record(queueMessageBody(text, { redrive: true })));
     expect(parsed).toMatchObject({ ok: true, redrive: true, message: { ...text, fanOut: part } });
@@ -99,8 +103,12 @@ describe('a follow-up\'s subscriptions: read by id, judged like any match', () =
 describe('follow-up messages are validated like every message: hostile ones are rejected, never a crash', () => {
   const ids = subscriptionIds(3);
   const body = (fanOut: unknown) => JSON.stringify({
-    v: 2, eventId: newId('evt', T0), receivedAt: new Date(T0).toISOString(), source: 'api',
-    eventJson: '{"eventType":"a.b","severity":"HIGH","title":"t"}', fanOut,
+    v: 2,
+    eventId: newId('evt', T0),
+    receivedAt: new Date(T0).toISOString(),
+    source: 'api',
+    eventJson: '{"eventType":"a.b","severity":"HIGH","title":"t"}',
+    fanOut,
   });
 
   test.each([
@@ -190,7 +198,14 @@ class Fakes {
       log: { info: () => undefined, warn: () => undefined },
       now: () => this.nowMs,
       random: () => 0.5,
-    }, { retryScheduleSeconds: schedule, webhookTimeoutMs: 1000, retentionSeconds: 86400, maxConcurrentDeliveries: 25, fanOutSize: size, maxReceiveCount: 10 });
+    }, {
+      retryScheduleSeconds: schedule,
+      webhookTimeoutMs: 1000,
+      retentionSeconds: 86400,
+      maxConcurrentDeliveries: 25,
+      fanOutSize: size,
+      maxReceiveCount: 10,
+    });
     return async (body: string, receiveCount = 1): Promise<'done' | 'retry'> => {
       try {
         await processor.process({ ...record(body), receiveCount });
@@ -238,8 +253,13 @@ function record(body: string): QueueRecord {
 
 function eventBody(eventId = newId('evt', T0), extra: Record<string, unknown> = {}): string {
   return JSON.stringify({
-    v: 2, eventId, receivedAt: new Date(T0).toISOString(), source: 'api', publisherKeyId: 'key-0',
-    eventJson: JSON.stringify({ eventType: 'deploy.finished', severity: 'HIGH', title: 'Deploy finished' }), ...extra,
+    v: 2,
+    eventId,
+    receivedAt: new Date(T0).toISOString(),
+    source: 'api',
+    publisherKeyId: 'key-0',
+    eventJson: JSON.stringify({ eventType: 'deploy.finished', severity: 'HIGH', title: 'Deploy finished' }),
+    ...extra,
   });
 }
 

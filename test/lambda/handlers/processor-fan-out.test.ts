@@ -69,8 +69,8 @@ class Processor {
     });
   }
 
-  public run(...records: SQSRecord[]): Promise<SQSBatchResponse> {
-    return this.loaded.handler(sqsEvent(...records), lambdaContext());
+  public run(...batch: SQSRecord[]): Promise<SQSBatchResponse> {
+    return this.loaded.handler(sqsEvent(...batch), lambdaContext());
   }
 
   /** Runs bodies in batches of 10, as the event source mapping hands them over; every batch must succeed. */
@@ -96,8 +96,16 @@ async function subscribe(eventType: string, receiver: Receiver, count: number): 
   const subscriptions = Array.from({ length: count }, (_, i): Subscription => {
     const subscriptionId = newId('sub');
     return {
-      subscriptionId, ownerKeyId: `key-${i % 10}`, eventType, severityFilter: 'LOW', channel: 'WEBHOOK',
-      target: `${receiver.url}/hooks/${subscriptionId}`, secret: newWebhookSecret(), enabled: true, createdAt: at, updatedAt: at,
+      subscriptionId,
+      ownerKeyId: `key-${i % 10}`,
+      eventType,
+      severityFilter: 'LOW',
+      channel: 'WEBHOOK',
+      target: `${receiver.url}/hooks/${subscriptionId}`,
+      secret: newWebhookSecret(),
+      enabled: true,
+      createdAt: at,
+      updatedAt: at,
     };
   });
   for (let i = 0; i < count; i += 25) {
@@ -119,8 +127,11 @@ async function records(eventId: string): Promise<NotificationRecord[]> {
   let start: Record<string, unknown> | undefined;
   do {
     const page = await dynamo.documentClient.send(new QueryCommand({
-      TableName: dynamo.tableNames.notifications, KeyConditionExpression: 'eventId = :id', ExpressionAttributeValues: { ':id': eventId },
-      ConsistentRead: true, ExclusiveStartKey: start,
+      TableName: dynamo.tableNames.notifications,
+      KeyConditionExpression: 'eventId = :id',
+      ExpressionAttributeValues: { ':id': eventId },
+      ConsistentRead: true,
+      ExclusiveStartKey: start,
     }));
     items.push(...((page.Items ?? []) as NotificationRecord[]));
     start = page.LastEvaluatedKey;
@@ -137,7 +148,8 @@ function received(receiver: Receiver, subscriptions: Map<string, Subscription>, 
   for (const request of receiver.requests) {
     const subscription = subscriptions.get(request.path.split('/').pop()!);
     if (!subscription) throw new Error(`a request to ${request.path}, which no subscription of this test names`);
-    const payload = new Webhook(subscription.secret!).verify(request.body, request.headers as Record<string, string>) as { data: { eventId: string } };
+    const headers = request.headers as Record<string, string>;
+    const payload = new Webhook(subscription.secret!).verify(request.body, headers) as { data: { eventId: string } };
     expect(payload.data.eventId).toBe(eventId);
     const id = String(request.headers['webhook-id']);
     perId.set(id, (perId.get(id) ?? 0) + 1);
