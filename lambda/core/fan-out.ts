@@ -1,6 +1,6 @@
 import type { NotificationRecord } from './notification';
 import type { ProcessorLog } from './processor';
-import type { FanOutPart, QueuedEvent, QueuedEventText } from './queue-message';
+import { FanOutPart, MAX_FAN_OUT_PARTS, QueuedEvent, QueuedEventText } from './queue-message';
 import type { EventQueue } from './queued-event';
 import type { Subscription } from './subscription';
 
@@ -110,7 +110,8 @@ export class FanOut {
   public async split(message: QueuedEvent, subscriptions: readonly Subscription[], redrive: boolean): Promise<FanOutPart[]> {
     const { queue, size, log } = this.options;
     if (!queue || size === undefined) throw new Error('fan-out is not enabled for this processor');
-    const parts = splitFanOut(subscriptions.map((s) => s.subscriptionId), size);
+    // Beyond 7.5 million subscriptions the parts grow rather than outnumber what a follow-up may say.
+    const parts = splitFanOut(subscriptions.map((s) => s.subscriptionId), Math.max(size, Math.ceil(subscriptions.length / MAX_FAN_OUT_PARTS)));
     for (let i = 0; i < parts.length; i += SEND_WAVE) {
       const outcomes = await queue.send(parts.slice(i, i + SEND_WAVE).map((fanOut) => ({ ...message, fanOut })), { redrive });
       const failed = outcomes.flatMap((o) => (o.ok ? [] : [o.reason]));
