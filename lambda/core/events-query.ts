@@ -14,7 +14,8 @@ import { EventStore } from './stored-event';
 export const MAX_NOTIFICATIONS_PER_PAGE = 1000;
 const MAX_NOTIFICATIONS_BYTES = 4 * 1024 * 1024;
 
-const eventQuerySchema = z.object({
+/** The query of `GET /events/{eventId}` (the OpenAPI document can take it from here). */
+export const eventQuerySchema = z.object({
   limit: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1')
     .max(MAX_NOTIFICATIONS_PER_PAGE, `must be at most ${MAX_NOTIFICATIONS_PER_PAGE}`).default(MAX_NOTIFICATIONS_PER_PAGE),
   nextToken: z.string().max(200, 'is not a valid token').optional(),
