@@ -102,7 +102,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'zod@^4',
     'ulid',
   ],
-  gitignore: ['/assets/', '/dist-code/', '/cdk.out/', '/test/**/cdk.out/', '.ens-data/'],
+  // '/node_modules' (no slash): a worktree's node_modules symlink is a file, which 'node_modules/' does not ignore.
+  gitignore: ['/node_modules', '/assets/', '/dist-code/', '/cdk.out/', '/test/**/cdk.out/', '.ens-data/'],
 });
 
 // unrs-resolver 1.13.0 (through eslint-import-resolver-typescript) lists platform bindings the

@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as z from 'zod';
-import { IngestSetting, ISOLATION_MODES, ManagementSetting, ProcessorSetting, SETTINGS_FILE_VARIABLE } from '../../src/contract';
+import {
+  IngestSetting, ISOLATION_MODES, ManagementSetting, MAX_FAN_OUT_PART_SIZE, ProcessorSetting, SETTINGS_FILE_VARIABLE,
+} from '../../src/contract';
 import { inboundSourceSchema } from '../core/inbound-webhooks';
 
 /**
@@ -99,9 +101,17 @@ export const processorConfigSchema = z.object({
   QUEUE_FIFO: booleanFlag,
   RETRY_SCHEDULE_SECONDS: csvSeconds,
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000),
+  /** The function's time limit (the construct always sets it; 60 s, its smallest default, for a bare handler). */
+  FUNCTION_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(900).default(60),
   RETENTION_SECONDS: z.coerce.number().int().positive(),
   SUBSCRIPTION_CACHE_TTL_SECONDS: z.coerce.number().min(0).max(600).default(30),
   MAX_CONCURRENT_DELIVERIES: z.coerce.number().int().min(1).max(200).default(25),
+  /**
+   * Subscriptions per follow-up message of a large fan-out. The construct does not set it: the
+   * processor derives it from its timeout, the webhook timeout and MAX_CONCURRENT_DELIVERIES
+   * (lambda/core/fan-out.ts); set it to tune or test.
+   */
+  FAN_OUT_SIZE: z.coerce.number().int().min(1).max(MAX_FAN_OUT_PART_SIZE).optional(),
   /** The events queue's maxReceiveCount (redrive policy): the processor finishes a message on that receive. */
   MAX_RECEIVE_COUNT: z.coerce.number().int().min(1).max(1000).optional(),
   EMAIL_FROM_ADDRESS: z.string().min(3).optional(),

@@ -42,6 +42,8 @@ function filterOf(subscription: Subscription): PayloadFilter | undefined {
 /** Port: the subscriptions stored under one pattern (the `byEventType` index, all pages). */
 export interface SubscriptionIndex {
   byPattern(pattern: string): Promise<Subscription[]>;
+  /** The subscriptions with these ids that exist (a fan-out follow-up's part: at most a few hundred). */
+  byIds?(subscriptionIds: readonly string[]): Promise<Subscription[]>;
 }
 
 /**
@@ -56,9 +58,12 @@ export class SubscriptionMatcher {
   /**
    * `only.ownerKeyId`: tenant isolation, only that key's subscriptions (from the same cached lists).
    * `eventJson`: the event's exact text, for payload filters (no request: the filter is on the item).
+   * `among`: a fan-out follow-up's part (fan-out.ts), read by id rather than the whole pattern lists.
    */
-  public async match(eventType: string, severity: Severity, only?: { readonly ownerKeyId: string }, eventJson?: string): Promise<Subscription[]> {
-    const lists = await Promise.all(candidatePatterns(eventType).map((p) => this.subscriptionsFor(p)));
+  public async match(
+    eventType: string, severity: Severity, only?: { readonly ownerKeyId: string }, eventJson?: string, among?: readonly string[],
+  ): Promise<Subscription[]> {
+    const lists = among ? [await this.byIds(among, eventType)] : await Promise.all(candidatePatterns(eventType).map((p) => this.subscriptionsFor(p)));
     const event = eventJson === undefined ? undefined : new FilterableEvent(eventJson);
     const seen = new Set<string>();
     return lists.flat().filter((s) => {
@@ -67,6 +72,14 @@ export class SubscriptionMatcher {
       seen.add(s.subscriptionId);
       return true;
     });
+  }
+
+  /** Read by id and not cached (at most a part, bounded whatever the pattern holds); without `byIds`, picked from the pattern lists. */
+  private async byIds(ids: readonly string[], eventType: string): Promise<Subscription[]> {
+    if (this.index.byIds) return this.index.byIds(ids);
+    const wanted = new Set(ids);
+    const lists = await Promise.all(candidatePatterns(eventType).map((p) => this.subscriptionsFor(p)));
+    return lists.flat().filter((s) => wanted.has(s.subscriptionId));
   }
 
   private subscriptionsFor(pattern: string): Promise<Subscription[]> {

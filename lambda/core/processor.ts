@@ -2,10 +2,12 @@ import { channelRegistry, ChannelRegistry, DeliveryResult } from './channels';
 import type { EmailTransport } from './channels/email';
 import type { WebhookTransport } from './channels/webhook';
 import { ConcurrencyLimit } from './concurrency';
+import { FanOut, PartRecords } from './fan-out';
 import { deterministicId, timeOfId } from './ids';
 import { SubscriptionMatcher } from './matching';
 import { Attempt, NotificationRecord, NotificationStore } from './notification';
 import { messageGroupOf, parseQueueMessage, QueuedEvent, QueuedEventText, queueMessageBody, QueueRecord } from './queue-message';
+import { EventQueue } from './queued-event';
 import { nextDelaySeconds } from './retry-policy';
 import { SchemaValidator } from './schema-validator';
 import { EventNotStorableError, EventStore, StoredEvent } from './stored-event';
@@ -57,6 +59,8 @@ export interface ProcessorConfig {
   readonly queuePublisherKeyId?: string;
   /** The publisher of each inbound source's events (`webhook:<name>` → key id). */
   readonly inboundOwnerKeyIds?: ReadonlyMap<string, string>;
+  /** Subscriptions per follow-up message of a large fan-out (fan-out.ts); undefined: never split. */
+  readonly fanOutSize?: number;
 }
 
 export interface ProcessorDependencies {
@@ -68,6 +72,10 @@ export interface ProcessorDependencies {
   /** Absent when the email channel is off: email notifications are then FAILED with that reason. */
   readonly email?: EmailTransport;
   readonly queue: QueueControl;
+  /** The events queue, for follow-up messages of a large fan-out (none: never split). */
+  readonly followUps?: EventQueue;
+  /** A follow-up's records by key range (none: it reads all of the event's and keeps its part's). */
+  readonly partRecords?: PartRecords;
   readonly pauser: SubscriptionPauser;
   readonly metrics: ProcessorMetrics;
   readonly log: ProcessorLog;
@@ -99,11 +107,13 @@ export class EventProcessor {
   private readonly random: () => number;
   private readonly limit: ConcurrencyLimit;
   private readonly channels: ChannelRegistry;
+  private readonly fanOut: FanOut;
 
   constructor(private readonly deps: ProcessorDependencies, private readonly config: ProcessorConfig) {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
     this.limit = new ConcurrencyLimit(config.maxConcurrentDeliveries);
+    this.fanOut = new FanOut({ queue: deps.followUps, records: deps.partRecords, size: config.fanOutSize, log: deps.log });
     this.channels = channelRegistry({ webhook: deps.webhooks, email: deps.email }, () => this.now());
   }
 
@@ -203,8 +213,9 @@ export class EventProcessor {
     const subscriptions = await this.deps.matcher.match(
       message.event.eventType, message.event.severity, this.config.isolation === 'API_KEY' ? { ownerKeyId: message.publisherKeyId ?? '' } : undefined,
       message.eventJson,
+      message.fanOut?.subscriptionIds, // a follow-up: its part only (fan-out.ts)
     );
-    const event: StoredEvent = { ...this.stored(message, message.event, 'ACCEPTED'), matchedSubscriptions: subscriptions.length };
+    const event: StoredEvent = { ...this.stored(message, message.event, 'ACCEPTED'), matchedSubscriptions: message.fanOut?.total ?? subscriptions.length };
     let created: boolean;
     try {
       created = await this.deps.events.putIfAbsent(event);
@@ -217,8 +228,13 @@ export class EventProcessor {
       throw error;
     }
     if (created) this.deps.metrics.count('EventsAccepted', 1);
-    // A new event has no records yet; a repeat or retry reads them so nothing is sent twice.
-    const existing = created ? [] : await this.deps.notifications.list(event.eventId);
+    // A large fan-out goes on in follow-up messages of bounded size (docs/architecture.md "Fan-out").
+    if (this.fanOut.splits(message, subscriptions.length)) {
+      await this.fanOut.split(message, subscriptions, redrive);
+      return undefined;
+    }
+    // A new event has no records yet; a repeat or retry reads them (a follow-up: its part's) so nothing is sent twice.
+    const existing = created ? [] : await this.fanOut.records(message, () => this.deps.notifications.list(event.eventId));
     return { message, event, subscriptions, existing, redrive };
   }
 

@@ -9,7 +9,9 @@ import { DynamoNotificationStore } from '../adapters/dynamo-notification-store';
 import { DynamoSubscriptionIndex } from '../adapters/dynamo-subscription-index';
 import { HttpWebhookTransport } from '../adapters/http-webhook-transport';
 import { SesEmailTransport } from '../adapters/ses-email-transport';
+import { SqsEventQueue } from '../adapters/sqs-event-queue';
 import { SqsQueueControl } from '../adapters/sqs-queue-control';
+import { fanOutSize } from '../core/fan-out';
 import { SubscriptionMatcher } from '../core/matching';
 import { EventProcessor, RetryLaterError } from '../core/processor';
 import { JsonSchemaValidator } from '../core/schema-validator';
@@ -26,14 +28,20 @@ const subscriptionIndex = new DynamoSubscriptionIndex(documents, config.SUBSCRIP
 
 const queueControl = new SqsQueueControl(sqs(), config.QUEUE_URL, config.DEAD_LETTER_QUEUE_URL, config.QUEUE_FIFO);
 
+const notificationStore = new DynamoNotificationStore(documents, config.NOTIFICATIONS_TABLE_NAME);
+
 const processor = new EventProcessor({
   events: new DynamoEventStore(documents, config.EVENTS_TABLE_NAME),
-  notifications: new DynamoNotificationStore(documents, config.NOTIFICATIONS_TABLE_NAME),
+  notifications: notificationStore,
   matcher: new SubscriptionMatcher(subscriptionIndex, config.SUBSCRIPTION_CACHE_TTL_SECONDS * 1000),
   schemas: new JsonSchemaValidator(config.EVENT_SCHEMAS),
   webhooks: new HttpWebhookTransport({ allowPrivateTargets: config.ALLOW_PRIVATE_TARGETS }),
   email: config.EMAIL_FROM_ADDRESS ? new SesEmailTransport(ses(), config.EMAIL_FROM_ADDRESS, config.SES_CONFIGURATION_SET) : undefined,
   queue: queueControl,
+  // FIFO queues keep a large fan-out in the event's own message: follow-ups would queue behind
+  // later events of the ordering key (docs/architecture.md "Fan-out").
+  followUps: config.QUEUE_FIFO ? undefined : new SqsEventQueue(sqs(), config.QUEUE_URL, false),
+  partRecords: notificationStore,
   pauser: subscriptionIndex,
   metrics: {
     count: (name, value, channel) => {
@@ -65,6 +73,11 @@ const processor = new EventProcessor({
   isolation: config.ISOLATION,
   queuePublisherKeyId: config.QUEUE_PUBLISHER_KEY_ID,
   inboundOwnerKeyIds: config.INBOUND_OWNER_KEY_IDS,
+  fanOutSize: config.FAN_OUT_SIZE ?? fanOutSize({
+    functionTimeoutMs: config.FUNCTION_TIMEOUT_SECONDS * 1000,
+    webhookTimeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    concurrency: config.MAX_CONCURRENT_DELIVERIES,
+  }),
 });
 
 async function handleRecord(record: SQSRecord, context: Context): Promise<void> {

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import type { ApiRoute } from '../../src/contract';
 import { eventEnvelopeSchema } from '../core/envelope';
-import { eventViewSchema, notificationViewSchema } from '../core/events-query';
+import { eventQuerySchema, eventViewSchema, notificationViewSchema } from '../core/events-query';
 import { idempotencyKeySchema } from '../core/idempotency';
 import { idSchema } from '../core/ids';
 import { STANDARD_WEBHOOK_HEADER_PREFIXES, STANDARD_WEBHOOK_HEADERS, inboundSourceSchema } from '../core/inbound-webhooks';
@@ -177,9 +177,10 @@ export const OPERATIONS: { readonly [R in ApiRoute]: OperationSpec } = {
       + 'notifications appear only as counts. Processing takes a moment after the 202: until then the answer is 404.',
     tag: 'Events',
     path: { eventId: eventIdParameter },
+    query: eventQuerySchema,
     responses: {
       200: { description: 'The event, its delivery status and the caller\'s notifications with their attempts', body: eventViewSchema },
-      400: invalid('The event id is not valid'),
+      400: invalid('The event id or a query parameter is not valid'),
       404: notFound,
     },
   },

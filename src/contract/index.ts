@@ -23,7 +23,7 @@ export const PROCESSOR_SETTINGS = [
   'EVENTS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME', 'NOTIFICATIONS_TABLE_NAME', 'QUEUE_URL', 'DEAD_LETTER_QUEUE_URL', 'QUEUE_FIFO',
   'RETRY_SCHEDULE_SECONDS', 'MAX_RECEIVE_COUNT', 'WEBHOOK_TIMEOUT_MS', 'RETENTION_SECONDS', 'SUBSCRIPTION_CACHE_TTL_SECONDS',
   'MAX_CONCURRENT_DELIVERIES', 'EMAIL_FROM_ADDRESS', 'SES_CONFIGURATION_SET', 'EVENT_SCHEMAS', 'ALLOW_PRIVATE_TARGETS',
-  'ISOLATION', 'QUEUE_PUBLISHER_KEY_ID', 'INBOUND_OWNER_KEY_IDS',
+  'ISOLATION', 'QUEUE_PUBLISHER_KEY_ID', 'INBOUND_OWNER_KEY_IDS', 'FAN_OUT_SIZE', 'FUNCTION_TIMEOUT_SECONDS',
 ] as const;
 
 export type IngestSetting = (typeof INGEST_SETTINGS)[number];
@@ -66,6 +66,12 @@ export const IDEMPOTENCY_KEY_PREFIX = 'idem_';
  */
 export const ISOLATION_MODES = ['SHARED', 'API_KEY'] as const;
 export type IsolationMode = (typeof ISOLATION_MODES)[number];
+
+/**
+ * The most subscriptions one follow-up message of a fan-out may carry, whatever FAN_OUT_SIZE
+ * says: a bound on its body, its records (one Query page) and its round.
+ */
+export const MAX_FAN_OUT_PART_SIZE = 1000;
 
 /** Event types as the API accepts them. */
 export const EVENT_TYPE_PATTERN = /^[A-Za-z0-9._:/-]{1,128}$/;

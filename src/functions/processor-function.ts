@@ -48,6 +48,8 @@ export class ProcessorFunction extends ServiceFunction {
         RETRY_SCHEDULE_SECONDS: settings.retryScheduleSeconds.join(','),
         MAX_RECEIVE_COUNT: String(settings.maxReceiveCount),
         WEBHOOK_TIMEOUT_MS: String(settings.webhookTimeout.toMilliseconds()),
+        // Fan-out parts are sized by the time one invocation has (lambda/core/fan-out.ts).
+        FUNCTION_TIMEOUT_SECONDS: String(settings.functions.processor.timeout.toSeconds()),
         RETENTION_SECONDS: String(settings.retention.toSeconds()),
         ISOLATION: settings.isolation,
         ...(settings.email ? {
@@ -82,10 +84,14 @@ export class ProcessorFunction extends ServiceFunction {
         + 'dead-letters failed deliveries itself with the reason; an on-failure destination would only duplicate them.',
     });
     grantSend(this.role, props.deadLetterQueue, props.encryptionKey);
+    // A large fan-out goes on in follow-up messages on the events queue, each reading its part's
+    // subscriptions by id (BatchGetItem, below). Standard queues only: docs/architecture.md "Fan-out".
+    if (!settings.fifo) grantSend(this.role, props.queue, props.encryptionKey);
     grantItems(this.role, tables.events, ['PutItem'], { leadingKeys: EVENT_KEY_PREFIX });
     grantItems(this.role, tables.notifications, ['Query', 'BatchWriteItem']);
     grantIndexQuery(this.role, tables.subscriptions); // matching (byEventType)
-    grantItems(this.role, tables.subscriptions, ['UpdateItem']); // 410 Gone pauses a subscription
+    // 410 Gone pauses a subscription; a fan-out's follow-up reads its part's subscriptions by id.
+    grantItems(this.role, tables.subscriptions, settings.fifo ? ['UpdateItem'] : ['UpdateItem', 'BatchGetItem']);
     props.encryptionKey.grantEncryptDecrypt(this.role);
     if (settings.email) {
       // SES authorizes SendEmail against every identity involved: the sender's domain or, when the

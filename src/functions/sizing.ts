@@ -40,7 +40,7 @@ const MIN_EVENT_SOURCE_CONCURRENCY = 2;
 export const MAX_EVENT_SOURCE_CONCURRENCY = 1000;
 
 /** Default processor time limit: deliveries of a batch run concurrently; room for two webhook timeouts plus storage. */
-function defaultProcessorTimeout(webhookTimeout: Duration): Duration {
+export function defaultProcessorTimeout(webhookTimeout: Duration): Duration {
   return Duration.seconds(Math.max(60, Math.ceil(webhookTimeout.toSeconds({ integral: false }) * 2) + 30));
 }
 

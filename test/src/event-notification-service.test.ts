@@ -246,6 +246,8 @@ describe('EventNotificationService with default props', () => {
         // The queue's redrive maxReceiveCount: the processor finishes a message on that receive.
         MAX_RECEIVE_COUNT: '13',
         WEBHOOK_TIMEOUT_MS: '15000',
+        // The function's own time limit: fan-out parts are sized by it.
+        FUNCTION_TIMEOUT_SECONDS: '60',
         RETENTION_SECONDS: String(30 * 86400),
         ISOLATION: 'SHARED',
         // Events sent straight to the queue (grantPublish) belong to the service's own key.
@@ -345,21 +347,21 @@ describe('EventNotificationService with default props', () => {
       ]);
     });
 
-    test('processor: PutItem of evt_* Events, Query and BatchWriteItem of Notifications, Query of Subscriptions\' indexes, UpdateItem of Subscriptions', () => {
+    test('processor: PutItem of evt_* Events, Query and BatchWriteItem of Notifications, Query of Subscriptions\' indexes, UpdateItem and BatchGetItem of Subscriptions', () => {
       expect(withActionPrefix(statementsOf(s, s.svc.processorFunction), 'dynamodb:')).toEqual([
         { Effect: 'Allow', Action: ['dynamodb:PutItem'], Resource: [arnOf(s.stack, s.svc.eventsTable)], Condition: evtKeys },
         { Effect: 'Allow', Action: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], Resource: [arnOf(s.stack, s.svc.notificationsTable)] },
         { Effect: 'Allow', Action: ['dynamodb:Query'], Resource: [indexesOf(s.svc.subscriptionsTable)] },
-        { Effect: 'Allow', Action: ['dynamodb:UpdateItem'], Resource: [arnOf(s.stack, s.svc.subscriptionsTable)] },
+        { Effect: 'Allow', Action: ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem'], Resource: [arnOf(s.stack, s.svc.subscriptionsTable)] },
       ]);
     });
 
-    test('processor: consumes the events queue, sends only to the DLQ, and has no SES without email', () => {
+    test('processor: consumes the events queue, sends to the DLQ and (fan-out follow-ups) the events queue, and has no SES without email', () => {
       const statements = statementsOf(s, s.svc.processorFunction);
       expect(withActionPrefix(statements, 'ses:')).toEqual([]);
       const sqsStatements = withActionPrefix(statements, 'sqs:');
       const sendTargets = sqsStatements.filter((st) => st.Action.includes('sqs:SendMessage')).flatMap((st) => st.Resource);
-      expect(sendTargets).toEqual([arnOf(s.stack, s.svc.deadLetterQueue)]);
+      expect(sendTargets).toEqual([arnOf(s.stack, s.svc.deadLetterQueue), arnOf(s.stack, s.svc.queue)]);
       const receiveTargets = sqsStatements.filter((st) => st.Action.includes('sqs:ReceiveMessage')).flatMap((st) => st.Resource);
       expect(receiveTargets).toEqual([arnOf(s.stack, s.svc.queue)]);
     });

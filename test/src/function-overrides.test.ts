@@ -50,6 +50,8 @@ describe('per-function overrides reach the template', () => {
   test('processor: memory and timeout; the events queue\'s visibility timeout is 6 x the timeout', () => {
     const { svc, propsOf, queue, mapping } = synth({ processorFunctionProps: { memorySize: 10240, timeout: Duration.minutes(5) } });
     expect(propsOf(svc.processorFunction)).toMatchObject({ MemorySize: 10240, Timeout: 300 });
+    // The processor sizes fan-out parts by the time it has: it is told the overridden limit.
+    expect(propsOf(svc.processorFunction).Environment.Variables.FUNCTION_TIMEOUT_SECONDS).toBe('300');
     expect(queue.VisibilityTimeout).toBe(1800);
     expect(mapping.ScalingConfig).toBeUndefined();
   });
