@@ -89,6 +89,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-lambda-powertools/logger',
     '@aws-lambda-powertools/metrics',
     '@aws-lambda-powertools/batch',
+    // X-Ray subsegments for the SDK clients and webhook calls (DESIGN §12); off with tracing: false
+    '@aws-lambda-powertools/tracer',
+    // the one credential source Lambda uses (environment variables): the bundles alias the SDK's
+    // default chain (credential-provider-node) away, see build-tools/
+    '@aws-sdk/credential-provider-env',
     '@aws-sdk/client-sesv2',
     '@aws-sdk/client-secrets-manager',
     '@aws-sdk/client-cloudformation',
