@@ -142,6 +142,9 @@ const bundle = project.addTask('bundle:handlers', {
     '--legal-comments=none',
     '--outdir=assets',
     '--entry-names=[name]/index',
+    // Lambda's credentials are in the environment: the SDK's default credential chain is replaced
+    // by the environment provider alone (lambda/adapters/lambda-credentials.ts says why).
+    '--alias:@aws-sdk/credential-provider-node=./lambda/adapters/lambda-credentials.ts',
     '--log-level=warning',
   ].join(' '),
 });

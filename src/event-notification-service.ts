@@ -13,7 +13,7 @@ import { Construct } from 'constructs';
 import { ServiceAlarms } from './alarms';
 import {
   EVENT_KEY_PREFIX, FunctionSettings, IDEMPOTENCY_KEY_PREFIX, IngestSetting, ManagementSetting, METRICS_NAMESPACE, POWERTOOLS_METRICS_NAMESPACE,
-  POWERTOOLS_SERVICE_NAME, ProcessorSetting,
+  POWERTOOLS_SERVICE_NAME, POWERTOOLS_TRACE_ENABLED, ProcessorSetting,
 } from './contract';
 import { ServiceDashboard } from './dashboard';
 import { InboundWebhookSource } from './inbound-webhook-source';
@@ -164,7 +164,12 @@ export class EventNotificationService extends Construct {
       removalPolicy: settings.removalPolicy,
       tracing,
     };
-    const powertools = { [POWERTOOLS_SERVICE_NAME]: serviceName, [POWERTOOLS_METRICS_NAMESPACE]: METRICS_NAMESPACE };
+    const powertools = {
+      [POWERTOOLS_SERVICE_NAME]: serviceName,
+      [POWERTOOLS_METRICS_NAMESPACE]: METRICS_NAMESPACE,
+      // The Powertools Tracer is on by default in Lambda; off, the handlers do not even load it.
+      ...(tracing ? {} : { [POWERTOOLS_TRACE_ENABLED]: 'false' }),
+    };
 
     const ingest = new ServiceFunction(this, 'Ingest', {
       ...common,

@@ -5,12 +5,15 @@ import { ingestConfigSchema, readConfig } from '../adapters/config';
 import { DynamoIdempotencyStore } from '../adapters/dynamo-idempotency-store';
 import { SecretsManagerSource } from '../adapters/secrets-manager-source';
 import { SqsEventQueue } from '../adapters/sqs-event-queue';
+import { configureTracing } from '../adapters/tracing';
 import { InboundWebhookService } from '../core/inbound-service';
 import { IngestService } from '../core/ingest';
 
 /** Ingest function: POST /events, POST /events/batch and POST /webhooks/{source}. */
 const config = readConfig(ingestConfigSchema);
-const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'event-notification-service' });
+const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'event-notification-service';
+const traced = configureTracing(config.POWERTOOLS_TRACE_ENABLED, serviceName); // before the SDK clients
+const logger = new Logger({ serviceName });
 
 const service = new IngestService(
   {
@@ -27,8 +30,8 @@ const inbound = new InboundWebhookService(
   { maxEventSizeBytes: config.MAX_EVENT_SIZE_BYTES },
 );
 
-export const handler = apiGatewayHandler({
+export const handler = traced.handler(apiGatewayHandler({
   'POST /events': (request) => service.publishOne(request),
   'POST /events/batch': (request) => service.publishBatch(request),
   'POST /webhooks/{source}': (request) => inbound.receive(request),
-}, logger);
+}, logger));
