@@ -6,16 +6,20 @@
  *
  * Run as plain JavaScript (bundled by the benchmark): `node child.js <empty|load|first|invoke> [bundle] [event JSON]`.
  * `invoke` takes a JSON array of events, invokes them one after another (a warm instance) and
- * also reports the bytes each invocation wrote to stdout (its log lines and EMF metrics).
+ * also reports the bytes each invocation wrote to stdout (its log lines and EMF metrics) and
+ * the CPU time it took.
  * At exit it writes one line to stderr: milliseconds since the process started when the bundle
  * was loaded and when the first answer came, and the process's CPU time (user + system, the
  * figure that other processes on the machine disturb least), the invocation's answer, and
  * whether the X-Ray SDK was loaded. It exits non-zero if the handler failed. `empty` loads
  * nothing: the baseline.
  */
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
-const [mode, bundle, eventJson] = process.argv.slice(2);
+const [mode, bundle, eventArgument] = process.argv.slice(2);
+/** The event(s) as JSON, or `@file` holding them (an argument is limited to 128 KiB). */
+const eventJson = eventArgument?.startsWith('@') ? readFileSync(eventArgument.slice(1), 'utf8') : eventArgument;
 const values: Record<string, unknown> = {};
 
 process.on('exit', () => {
@@ -56,20 +60,30 @@ if (mode === 'first' && handler) {
   });
 } else if (mode === 'invoke' && handler) {
   let written = 0;
+  let lines = 0;
   const write = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-    written += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    written += bytes.length;
+    lines += bytes.filter((b) => b === 0x0a).length;
     return write(chunk, ...rest);
   }) as typeof process.stdout.write;
   void (async () => {
     const results: unknown[] = [];
     const stdoutBytes: number[] = [];
+    const stdoutLines: number[] = [];
+    const cpuMs: number[] = [];
     for (const event of JSON.parse(eventJson) as unknown[]) {
       written = 0;
+      lines = 0;
+      const cpu = process.cpuUsage();
       results.push(await handler(event, context));
+      const used = process.cpuUsage(cpu);
+      cpuMs.push((used.user + used.system) / 1000);
       stdoutBytes.push(written);
+      stdoutLines.push(lines);
     }
-    report({ loadMs, results, stdoutBytes });
+    report({ loadMs, results, stdoutBytes, stdoutLines, invocationCpuMs: cpuMs });
     setImmediate(() => process.exit(0));
   })().catch((error: Error) => {
     report({ loadMs, error: error.stack ?? String(error) });

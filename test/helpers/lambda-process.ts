@@ -89,6 +89,8 @@ export interface ChildReport {
   readonly result?: any;
   readonly results?: any[];
   readonly stdoutBytes?: number[];
+  readonly stdoutLines?: number[];
+  readonly invocationCpuMs?: number[];
   readonly error?: string;
 }
 
