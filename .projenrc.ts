@@ -145,9 +145,17 @@ const bundle = project.addTask('bundle:handlers', {
     // Lambda's credentials are in the environment: the SDK's default credential chain is replaced
     // by the environment provider alone (lambda/adapters/lambda-credentials.ts says why).
     '--alias:@aws-sdk/credential-provider-node=./lambda/adapters/lambda-credentials.ts',
+    // The X-Ray tracer is a file of its own next to each bundle, loaded only when tracing is on
+    // (lambda/adapters/tracing.ts): a function deployed with tracing: false never reads it.
+    '--external:./xray-tracing',
     '--log-level=warning',
   ].join(' '),
 });
+bundle.exec([
+  'esbuild lambda/adapters/xray-tracing.ts --bundle --platform=node --target=node24 --format=cjs --main-fields=module,main --minify',
+  '--legal-comments=none --outfile=assets/ingest/xray-tracing.js --log-level=warning',
+  ...HANDLERS.filter((h) => h !== 'ingest').map((h) => `&& cp assets/ingest/xray-tracing.js assets/${h}/xray-tracing.js`),
+].join(' '));
 // The replay tool ships as the package's command (npx event-notification-service replay …).
 const bundleCli = project.addTask('bundle:cli', {
   description: 'Bundle the replay tool into assets/cli/index.js',

@@ -1,6 +1,8 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import type { Server } from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -29,7 +31,10 @@ const dynalite = require('dynalite') as (options: Record<string, unknown>) => Se
  * credentials in environment variables, AWS_EXECUTION_ENV, the X-Ray daemon address and trace
  * header), the function's settings from the synthesized template, and local endpoints for what
  * it calls: dynalite, the local SQS server, a webhook receiver, an SES emulator, and an X-Ray
- * daemon stand-in. The benchmark's cold starts and the tracing tests use it.
+ * daemon stand-in. As in AWS, the functions reach them over HTTPS (a TLS front with a
+ * certificate made for the run, trusted through NODE_EXTRA_CA_CERTS): a first request pays for
+ * TLS as it does in Lambda, and takes the SDK's HTTPS path. The benchmark's cold starts and the
+ * tracing tests use it.
  */
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -137,6 +142,42 @@ export function runLambdaChild(child: string, args: readonly string[], env: Reco
   });
 }
 
+/** A self-signed certificate for 127.0.0.1 (openssl), in `dir`. */
+function makeCertificate(dir: string): { key: string; cert: string; certFile: string } {
+  const keyFile = path.join(dir, 'key.pem');
+  const certFile = path.join(dir, 'cert.pem');
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+    '-keyout', keyFile, '-out', certFile, '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+  ], { stdio: 'ignore' });
+  return { key: fs.readFileSync(keyFile, 'utf8'), cert: fs.readFileSync(certFile, 'utf8'), certFile };
+}
+
+/** An HTTPS front for a local HTTP server: `https://127.0.0.1:port` → `target`. */
+async function tlsFront(target: string, tls: { key: string; cert: string }): Promise<{ url: string; stop(): Promise<void> }> {
+  const upstream = new URL(target);
+  const agent = new http.Agent({ keepAlive: true });
+  const server = https.createServer(tls, (req, res) => {
+    const forward = http.request({
+      host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent,
+    }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    forward.on('error', () => res.writeHead(502).end());
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async stop() {
+      agent.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 export interface SubscriptionSpec {
   readonly eventType?: string;
   readonly channel: 'WEBHOOK' | 'EMAIL';
@@ -158,6 +199,8 @@ export interface LambdaEndpoints {
   environment(fn: FunctionName, options: { readonly tracing: boolean }): Record<string, string>;
   readonly xray: XRayDaemon;
   readonly receiver: Receiver;
+  /** The receiver's HTTPS address, as subscriptions name it. */
+  readonly receiverUrl: string;
   /** The subscriptions created at start, with their secrets. */
   readonly subscriptions: readonly { readonly subscriptionId: string; readonly secret?: string; readonly target: string }[];
   stop(): Promise<void>;
@@ -177,6 +220,13 @@ export async function startLambdaEndpoints(options: LambdaEndpointsOptions = {})
   const receiver = await startReceiver({ responder: options.responder ?? (() => ({ status: 200 })) });
   const xray = await startXRayDaemon();
   const ses = options.email ? await sesV2Local({ host: '127.0.0.1', port: 0 }) : undefined;
+  const tls = makeCertificate(dataDir);
+  const fronts: Record<'dynamo' | 'sqs' | 'receiver', Awaited<ReturnType<typeof tlsFront>>> & { ses?: Awaited<ReturnType<typeof tlsFront>> } = {
+    dynamo: await tlsFront(dynamoEndpoint, tls),
+    sqs: await tlsFront(sqs.endpoint, tls),
+    receiver: await tlsFront(receiver.url, tls),
+    ...(ses ? { ses: await tlsFront(`http://127.0.0.1:${(ses.address() as AddressInfo).port}`, tls) } : {}),
+  };
 
   const client = new DynamoDBClient({ endpoint: dynamoEndpoint, region: REGION, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
   for (const definition of tableDefinitions(tables)) await client.send(new CreateTableCommand(definition));
@@ -187,7 +237,7 @@ export async function startLambdaEndpoints(options: LambdaEndpointsOptions = {})
   );
   const subscriptions = [];
   for (const spec of options.subscriptions ?? [{ channel: 'WEBHOOK', target: (url: string) => `${url}/hook` }]) {
-    const target = spec.target(receiver.url);
+    const target = spec.target(fronts.receiver.url);
     const created = await service.create({
       method: 'POST',
       route: '/subscriptions',
@@ -203,9 +253,10 @@ export async function startLambdaEndpoints(options: LambdaEndpointsOptions = {})
   }
   client.destroy();
 
+  // The SDK sends SQS calls to the queue URL's host: the HTTPS front.
   const resources = {
-    eventsQueueUrl: sqs.queueUrl('ens-events'),
-    deadLetterQueueUrl: sqs.queueUrl('ens-events-dlq'),
+    eventsQueueUrl: sqs.queueUrl('ens-events').replace(sqs.endpoint, fronts.sqs.url),
+    deadLetterQueueUrl: sqs.queueUrl('ens-events-dlq').replace(sqs.endpoint, fronts.sqs.url),
     tables,
     defaultApiKeyId: OWNER_KEY_ID,
   };
@@ -218,17 +269,21 @@ export async function startLambdaEndpoints(options: LambdaEndpointsOptions = {})
   return {
     xray,
     receiver,
+    receiverUrl: fronts.receiver.url,
     subscriptions,
     environment: (fn, { tracing }) => ({
       ...lambdaEnvironment(fn, xray.address, tracing),
       ...(tracing ? settings.on : settings.off)[fn],
-      // Local only: where the SDK finds the local services, and webhooks to 127.0.0.1.
-      AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
-      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
-      ...(ses ? { AWS_ENDPOINT_URL_SESV2: `http://127.0.0.1:${(ses.address() as AddressInfo).port}` } : {}),
+      // Local only: where the SDK finds the local services, the certificate they present, and
+      // webhooks to 127.0.0.1.
+      AWS_ENDPOINT_URL_DYNAMODB: fronts.dynamo.url,
+      AWS_ENDPOINT_URL_SQS: fronts.sqs.url,
+      ...(fronts.ses ? { AWS_ENDPOINT_URL_SESV2: fronts.ses.url } : {}),
+      NODE_EXTRA_CA_CERTS: tls.certFile,
       ...(fn === 'processor' || fn === 'management' ? { ALLOW_PRIVATE_TARGETS: 'true' } : {}),
     }),
     async stop() {
+      for (const front of Object.values(fronts)) await front!.stop();
       await xray.stop();
       await receiver.close();
       await sqs.stop();

@@ -88,7 +88,7 @@ test('processor: a subsegment for each DynamoDB, SQS and SES call and each webho
   expect(webhooks.map((d) => d.http?.response?.status).sort()).toEqual([200, 503]);
   for (const w of webhooks) {
     // The origin only: a webhook URL's path and query can carry the receiver's token.
-    expect(w.http?.request).toEqual({ method: 'POST', url: endpoints.receiver.url });
+    expect(w.http?.request).toEqual({ method: 'POST', url: endpoints.receiverUrl });
     expect(w.namespace).toBe('remote');
     expect(w.in_progress).not.toBe(true);
   }
@@ -108,7 +108,7 @@ test('management: POST /subscriptions traces its DynamoDB calls, never the new s
   const event = apiEvent({
     method: 'POST',
     resource: '/subscriptions',
-    body: { eventType: 'bench.other', channel: 'WEBHOOK', target: `${endpoints.receiver.url}/new/${PATH_TOKEN}?token=${QUERY_TOKEN}` },
+    body: { eventType: 'bench.other', channel: 'WEBHOOK', target: `${endpoints.receiverUrl}/new/${PATH_TOKEN}?token=${QUERY_TOKEN}` },
     apiKeyId: OWNER_KEY_ID,
   });
   const { run, documents, raw } = await invoke('management', event);
