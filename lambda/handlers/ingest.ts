@@ -23,9 +23,11 @@ const service = new IngestService(
   { maxEventSizeBytes: config.MAX_EVENT_SIZE_BYTES, keepOrder: config.QUEUE_FIFO },
 );
 
+// Secrets Manager only for a deployment with inbound sources; without, every source name is a 404.
+const noSecrets = { secrets: () => Promise.reject(new Error('no inbound webhook sources are configured')) };
 const inbound = new InboundWebhookService(
   config.INBOUND_SOURCES,
-  new SecretsManagerSource(secretsManager()),
+  config.INBOUND_SOURCES.length > 0 ? new SecretsManagerSource(secretsManager()) : noSecrets,
   service,
   { maxEventSizeBytes: config.MAX_EVENT_SIZE_BYTES },
 );
