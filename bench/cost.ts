@@ -24,13 +24,20 @@ export interface Prices {
   readonly xrayPerMillionTracesRecorded: number;
 }
 
+/** Per warm invocation: bytes written to the log (log lines and EMF metrics), log lines, CPU ms. */
+export interface InvocationFigures {
+  readonly logBytes: number;
+  readonly logLines: number;
+  readonly cpuMs: number;
+}
+
 /** What the handlers do per warm invocation, measured on the real bundles (test/helpers/lambda-process.ts). */
 export interface WarmInvocations {
   /** Bytes written to the log (log lines and EMF metrics) and log lines, CPU ms. */
   readonly ingestSingle: { readonly logBytes: number; readonly logLines: number; readonly cpuMs: number };
   readonly ingestBatch100: { readonly logBytes: number; readonly logLines: number; readonly cpuMs: number };
   /** One SQS batch of 10 events, each matching k webhook subscriptions. */
-  readonly processorBatch10: readonly { readonly subscriptions: number; readonly logBytes: number; readonly logLines: number; readonly cpuMs: number }[];
+  readonly processorBatch10: readonly (InvocationFigures & { readonly subscriptions: number })[];
 }
 
 /**
@@ -53,7 +60,11 @@ export async function warmInvocations(rounds: number): Promise<WarmInvocations> 
       fs.writeFileSync(file, JSON.stringify(events));
       const run = await runLambdaChild(child, ['invoke', bundlePath(fn), `@${file}`], endpoints.environment(fn, { tracing: true }));
       const warmOnly = (values: number[] | undefined) => median(values!.slice(1)); // the first invocation was the cold one
-      return { logBytes: warmOnly(run.report.stdoutBytes), logLines: warmOnly(run.report.stdoutLines), cpuMs: round(warmOnly(run.report.invocationCpuMs), 2) };
+      return {
+        logBytes: warmOnly(run.report.stdoutBytes),
+        logLines: warmOnly(run.report.stdoutLines),
+        cpuMs: round(warmOnly(run.report.invocationCpuMs), 2),
+      };
     };
     const ingestSingle = await warm('ingest', Array.from({ length: rounds + 1 }, () => publishEvent()));
     const ingestBatch100 = await warm('ingest', Array.from({ length: Math.max(2, Math.ceil(rounds / 5)) + 1 }, () => publishBatchEvent(100)));
@@ -108,7 +119,8 @@ export function costModel({ prices, warm, requests, itemBytes, initMs }: CostInp
   const a = ASSUMPTIONS;
   const gbSeconds = (memoryMb: number, ms: number) => (memoryMb / 1024) * (Math.ceil(ms) / 1000);
   const lambda = (memoryMb: number, ms: number) => prices.lambdaPerMillionRequests / 1e6 + gbSeconds(memoryMb, ms) * prices.lambdaArmPerGbSecond;
-  const logs = (bytes: number, lines: number) => ((bytes + lines * prices.cloudWatchLogsEventOverheadBytes) / 2 ** 30) * prices.cloudWatchLogsPerGbIngested;
+  const logs = (bytes: number, lines: number) =>
+    ((bytes + lines * prices.cloudWatchLogsEventOverheadBytes) / 2 ** 30) * prices.cloudWatchLogsPerGbIngested;
   const perMillion = (dollarsPerEvent: number) => dollarsPerEvent * 1e6;
 
   const lines = (k: number, mode: 'single' | 'batch100'): CostLines => {

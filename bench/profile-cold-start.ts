@@ -26,6 +26,7 @@ interface Profile {
 
 const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
+/* eslint-disable no-bitwise -- base64 VLQ decoding */
 /** Source map `mappings` → per generated line, sorted [column, source index]. */
 function decodeMappings(mappings: string): [number, number][][] {
   const lines: [number, number][][] = [];
@@ -58,6 +59,8 @@ function decodeMappings(mappings: string): [number, number][][] {
   }
   return lines;
 }
+
+/* eslint-enable no-bitwise */
 
 function packageOf(source: string): string {
   const at = source.lastIndexOf('node_modules/');

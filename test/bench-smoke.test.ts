@@ -21,7 +21,8 @@ test('npm run bench -- --quick runs and reports every section', () => {
     for (const m of [b, b.tracingOff, b.loadOnly]) expect(m.ratioToEmptyNode).toBeGreaterThan(0);
   }
   // The first request with tracing on sent a subsegment per AWS call and webhook, under the invocation's.
-  const subsegments = Object.fromEntries(results.coldStart.bundles.map((b: { name: string; tracing: { subsegments: string[] } }) => [b.name, b.tracing.subsegments]));
+  type Bundle = { name: string; tracing: { subsegments: string[] } };
+  const subsegments = Object.fromEntries(results.coldStart.bundles.map((b: Bundle) => [b.name, b.tracing.subsegments]));
   expect(subsegments.ingest).toEqual(['## index.handler', 'SQS']);
   expect(subsegments.management).toEqual(['## index.handler', 'DynamoDB']);
   expect(subsegments.processor).toEqual(expect.arrayContaining(['## index.handler', '127.0.0.1', 'DynamoDB']));

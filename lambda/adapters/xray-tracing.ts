@@ -4,13 +4,13 @@ import type { WebhookRequest, WebhookResponse, WebhookTransport } from '../core/
 
 /** Subsegment methods used here (the X-Ray SDK's Subsegment). */
 interface Subsegment {
+  http?: unknown;
   addNewSubsegment(name: string): Subsegment;
   addAttribute(name: string, value: unknown): void;
   addErrorFlag(): void;
   addFaultFlag(): void;
   addThrottleFlag(): void;
   close(): void;
-  http?: unknown;
 }
 
 /**

@@ -111,13 +111,20 @@ export function buildLambdaChild(outdir: string): string {
   const outfile = path.join(outdir, 'lambda-child.js');
   esbuild.buildSync({
     entryPoints: [path.join(__dirname, 'lambda-child.ts')],
-    bundle: true, platform: 'node', target: 'node24', format: 'cjs', outfile, logLevel: 'warning',
+    bundle: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'cjs',
+    outfile,
+    logLevel: 'warning',
   });
   return outfile;
 }
 
 /** Runs the child program: `args` are its mode, bundle and event(s). Rejects if it fails. */
-export function runLambdaChild(child: string, args: readonly string[], env: Record<string, string>, nodeOptions: readonly string[] = []): Promise<ChildRun> {
+export function runLambdaChild(
+  child: string, args: readonly string[], env: Record<string, string>, nodeOptions: readonly string[] = [],
+): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     let ms = 0;
@@ -195,14 +202,14 @@ export interface LambdaEndpointsOptions {
 }
 
 export interface LambdaEndpoints {
-  /** A function process's environment: Lambda's, its settings from the template, the local endpoints. */
-  environment(fn: FunctionName, options: { readonly tracing: boolean }): Record<string, string>;
   readonly xray: XRayDaemon;
   readonly receiver: Receiver;
   /** The receiver's HTTPS address, as subscriptions name it. */
   readonly receiverUrl: string;
   /** The subscriptions created at start, with their secrets. */
   readonly subscriptions: readonly { readonly subscriptionId: string; readonly secret?: string; readonly target: string }[];
+  /** A function process's environment: Lambda's, its settings from the template, the local endpoints. */
+  environment(fn: FunctionName, options: { readonly tracing: boolean }): Record<string, string>;
   stop(): Promise<void>;
 }
 

@@ -1,9 +1,9 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { flatSettings, functionSettings } from '../helpers/function-settings';
 import { readConfig, ingestConfigSchema, managementConfigSchema, processorConfigSchema } from '../../lambda/adapters/config';
 import { EventNotificationService } from '../../src';
 import { POWERTOOLS_TRACE_ENABLED } from '../../src/contract';
+import { flatSettings, functionSettings } from '../helpers/function-settings';
 
 /**
  * The `tracing` prop: on by default (X-Ray active tracing, the Powertools Tracer on); `false`

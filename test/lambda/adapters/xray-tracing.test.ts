@@ -1,13 +1,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { FunctionName } from '../../../local/template-config';
 import { apiEvent } from '../../helpers/api-event';
 import {
   buildLambdaChild, bundlePath, ChildRun, EVENT_BODY, LAMBDA_CREDENTIALS, LambdaEndpoints, OWNER_KEY_ID, publishEvent, queueBatchEvent,
   runLambdaChild, startLambdaEndpoints,
 } from '../../helpers/lambda-process';
 import type { XRayDocument } from '../../helpers/xray-daemon';
-import type { FunctionName } from '../../../local/template-config';
 
 /**
  * Tracing as deployed: the real bundles run in processes with Lambda's environment, and their
@@ -68,7 +68,9 @@ function subsegments(documents: XRayDocument[]) {
   expect(handler).toMatchObject({ type: 'subsegment', trace_id: TRACE_ROOT, annotations: { ColdStart: true } });
   const children = documents.filter((d) => d.type === 'subsegment' && d !== handler);
   // Each call's subsegment hangs under the invocation's.
-  for (const d of children) expect({ name: d.name, parent: d.parent_id, trace: d.trace_id }).toEqual({ name: d.name, parent: handler!.id, trace: TRACE_ROOT });
+  for (const d of children) {
+    expect({ name: d.name, parent: d.parent_id, trace: d.trace_id }).toEqual({ name: d.name, parent: handler!.id, trace: TRACE_ROOT });
+  }
   const aws = (service: string) => children.filter((d) => d.name === service).map((d) => d.aws?.operation).sort();
   return { handler: handler!, children, aws };
 }
