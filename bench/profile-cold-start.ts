@@ -111,6 +111,8 @@ async function main(): Promise<void> {
   const tasks = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '.projen', 'tasks.json'), 'utf8'));
   const command: string = tasks.tasks['bundle:handlers'].steps[0].exec;
   execSync(`npx ${command.replace('--outdir=assets', `--outdir=${outdir}`)} --sourcemap`, { cwd: path.join(__dirname, '..'), stdio: 'inherit' });
+  // The tracer file next to each bundle, as bundle:handlers leaves it in assets/ (run it first).
+  for (const fn of FUNCTIONS) fs.copyFileSync(path.join(__dirname, '..', 'assets', fn, 'xray-tracing.js'), path.join(outdir, fn, 'xray-tracing.js'));
   const child = buildLambdaChild(tmp);
   let fixture: LambdaEndpoints | undefined;
   try {
