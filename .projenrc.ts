@@ -89,6 +89,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-lambda-powertools/logger',
     '@aws-lambda-powertools/metrics',
     '@aws-lambda-powertools/batch',
+    // X-Ray subsegments for the SDK clients and webhook calls (DESIGN §12); off with tracing: false
+    '@aws-lambda-powertools/tracer',
+    // the one credential source Lambda uses (environment variables): the bundles alias the SDK's
+    // default chain (credential-provider-node) away, see build-tools/
+    '@aws-sdk/credential-provider-env',
     '@aws-sdk/client-sesv2',
     '@aws-sdk/client-secrets-manager',
     '@aws-sdk/client-cloudformation',
@@ -142,9 +147,20 @@ const bundle = project.addTask('bundle:handlers', {
     '--legal-comments=none',
     '--outdir=assets',
     '--entry-names=[name]/index',
+    // Lambda's credentials are in the environment: the SDK's default credential chain is replaced
+    // by the environment provider alone (lambda/adapters/lambda-credentials.ts says why).
+    '--alias:@aws-sdk/credential-provider-node=./lambda/adapters/lambda-credentials.ts',
+    // The X-Ray tracer is a file of its own next to each bundle, loaded only when tracing is on
+    // (lambda/adapters/tracing.ts): a function deployed with tracing: false never reads it.
+    '--external:./xray-tracing',
     '--log-level=warning',
   ].join(' '),
 });
+bundle.exec([
+  'esbuild lambda/adapters/xray-tracing.ts --bundle --platform=node --target=node24 --format=cjs --main-fields=module,main --minify',
+  '--legal-comments=none --outfile=assets/ingest/xray-tracing.js --log-level=warning',
+  ...HANDLERS.filter((h) => h !== 'ingest').map((h) => `&& cp assets/ingest/xray-tracing.js assets/${h}/xray-tracing.js`),
+].join(' '));
 // The replay tool ships as the package's command (npx event-notification-service replay …).
 const bundleCli = project.addTask('bundle:cli', {
   description: 'Bundle the replay tool into assets/cli/index.js',

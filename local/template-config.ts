@@ -35,6 +35,8 @@ export interface LocalServiceProps {
   /** JSON Schemas per event type (standard JSON Schema passes through the construct's mapping unchanged). */
   readonly eventSchemas?: Readonly<Record<string, object>>;
   readonly inboundWebhooks?: readonly { readonly name: string; readonly provider: string; readonly severity?: string }[];
+  /** The construct's tracing prop (on by default): the benchmark measures both. */
+  readonly tracing?: boolean;
 }
 
 /** What the deploy-time values become locally. */
@@ -76,6 +78,7 @@ function propsOf(stack: Stack, options: LocalServiceProps): EventNotificationSer
   const seconds = (s: number) => Duration.millis(Math.round(s * 1000));
   return {
     fifo: options.fifo ?? false,
+    ...(options.tracing !== undefined ? { tracing: options.tracing } : {}),
     ...(options.isolation ? { isolation: options.isolation === 'API_KEY' ? Isolation.API_KEY : Isolation.SHARED } : {}),
     ...(options.retryScheduleSeconds ? { retrySchedule: options.retryScheduleSeconds.map(seconds) } : {}),
     ...(options.webhookTimeoutMs !== undefined ? { webhook: { timeout: Duration.millis(options.webhookTimeoutMs) } } : {}),

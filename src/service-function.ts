@@ -8,7 +8,9 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, SETTINGS_FILE_NAME, SETTINGS_FILE_VARIABLE } from './contract';
+import {
+  METRICS_NAMESPACE, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, POWERTOOLS_TRACE_ENABLED, SETTINGS_FILE_NAME, SETTINGS_FILE_VARIABLE,
+} from './contract';
 import { acknowledge, NagAcknowledgment } from './nag';
 import { ServiceSettings } from './settings';
 
@@ -78,18 +80,21 @@ export function environmentBytes(environment: Record<string, string>): number {
 }
 
 /**
- * The bundle plus its settings file, in a folder of its own (named by their content, so the
- * same settings give the same asset hash on every synth).
+ * The bundle's files (index.js and the tracer it loads when tracing is on) plus its settings
+ * file, in a folder of its own (named by their content, so the same settings give the same
+ * asset hash on every synth).
  */
 function stagedAsset(bundle: HandlerBundle, settings: Record<string, string>): string {
   const source = handlerAssetPath(bundle);
   const settingsJson = JSON.stringify(settings);
-  const code = fs.readFileSync(path.join(source, 'index.js'));
-  const hash = createHash('sha256').update(code).update(settingsJson).digest('hex').slice(0, 16);
-  const dir = path.join(os.tmpdir(), `event-notification-service-${bundle}-${hash}`);
+  const files = fs.readdirSync(source).sort().map((name) => ({ name, code: fs.readFileSync(path.join(source, name)) }));
+  const hash = createHash('sha256');
+  for (const file of files) hash.update(file.name).update(file.code);
+  const digest = hash.update(settingsJson).digest('hex').slice(0, 16);
+  const dir = path.join(os.tmpdir(), `event-notification-service-${bundle}-${digest}`);
   if (!fs.existsSync(path.join(dir, SETTINGS_FILE_NAME))) {
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'index.js'), code);
+    for (const file of files) fs.writeFileSync(path.join(dir, file.name), file.code);
     fs.writeFileSync(path.join(dir, SETTINGS_FILE_NAME), settingsJson);
   }
   return dir;
@@ -116,6 +121,8 @@ export class ServiceFunction extends Construct {
     const environment = {
       [POWERTOOLS_SERVICE_NAME]: serviceName,
       [POWERTOOLS_METRICS_NAMESPACE]: METRICS_NAMESPACE,
+      // The Powertools Tracer is on by default in Lambda; off, the handlers do not even load it.
+      ...(tracing ? {} : { [POWERTOOLS_TRACE_ENABLED]: 'false' }),
       ...props.environment,
       ...(hasSettings ? { [SETTINGS_FILE_VARIABLE]: SETTINGS_FILE_NAME } : {}),
     };

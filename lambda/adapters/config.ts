@@ -42,6 +42,8 @@ export function readConfig<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEn
 }
 
 export const booleanFlag = z.enum(['true', 'false']).default('false').transform((v) => v === 'true');
+/** POWERTOOLS_TRACE_ENABLED: on unless the construct's `tracing: false` set it to false. */
+const tracingFlag = z.enum(['true', 'false']).default('true').transform((v) => v === 'true');
 
 const jsonArray = z.string().optional().transform((v, ctx) => {
   if (v === undefined || v === '') return [];
@@ -65,6 +67,7 @@ export const ingestConfigSchema = z.object({
    */
   INBOUND_SOURCES: jsonArray,
   INBOUND_SECRET_IDS: z.string().optional(),
+  POWERTOOLS_TRACE_ENABLED: tracingFlag,
 } satisfies Record<IngestSetting, z.ZodType>).transform((config, ctx) => {
   const secretIds = config.INBOUND_SECRET_IDS ? config.INBOUND_SECRET_IDS.split(',') : [];
   const sources = z.array(inboundSourceSchema).safeParse(
@@ -87,6 +90,7 @@ export const managementConfigSchema = z.object({
   MAX_SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).max(100_000).default(100),
   /** How long a rotated-out signing secret keeps signing deliveries (the construct checks 0–7 days). */
   SECRET_ROTATION_OVERLAP_SECONDS: z.coerce.number().min(0).max(7 * 24 * 3600).default(24 * 3600),
+  POWERTOOLS_TRACE_ENABLED: tracingFlag,
 } satisfies Record<ManagementSetting, z.ZodType>);
 
 const csvSeconds = z.string().regex(/^\d+(\.\d+)?(,\d+(\.\d+)?)*$/, 'must be comma-separated seconds')
@@ -144,4 +148,5 @@ export const processorConfigSchema = z.object({
     }
     return owners;
   }),
+  POWERTOOLS_TRACE_ENABLED: tracingFlag,
 } satisfies Record<ProcessorSetting, z.ZodType>);

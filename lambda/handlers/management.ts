@@ -5,13 +5,16 @@ import { managementConfigSchema, readConfig } from '../adapters/config';
 import { DynamoEventStore } from '../adapters/dynamo-event-store';
 import { DynamoNotificationStore } from '../adapters/dynamo-notification-store';
 import { DynamoSubscriptionStore } from '../adapters/dynamo-subscription-store';
+import { configureTracing } from '../adapters/tracing';
 import { EventsQueryService } from '../core/events-query';
 import { RouteTable } from '../core/router';
 import { SubscriptionsService } from '../core/subscriptions-service';
 
 /** Management function: the subscriptions API and GET /events/{eventId}. */
 const config = readConfig(managementConfigSchema);
-const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'event-notification-service' });
+const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'event-notification-service';
+const traced = configureTracing(config.POWERTOOLS_TRACE_ENABLED, serviceName); // before the SDK clients
+const logger = new Logger({ serviceName });
 
 const subscriptions = new SubscriptionsService(
   new DynamoSubscriptionStore(dynamoDocumentClient(), config.SUBSCRIPTIONS_TABLE_NAME),
@@ -36,4 +39,4 @@ const routes: RouteTable<'management'> = {
   'POST /subscriptions/{subscriptionId}/secret/rotate': (request) => subscriptions.rotateSecret(request),
 };
 
-export const handler = apiGatewayHandler(routes, logger);
+export const handler = traced.handler(apiGatewayHandler(routes, logger));

@@ -11,6 +11,7 @@ import { HttpWebhookTransport } from '../adapters/http-webhook-transport';
 import { SesEmailTransport } from '../adapters/ses-email-transport';
 import { SqsEventQueue } from '../adapters/sqs-event-queue';
 import { SqsQueueControl } from '../adapters/sqs-queue-control';
+import { configureTracing } from '../adapters/tracing';
 import { fanOutSize } from '../core/fan-out';
 import { SubscriptionMatcher } from '../core/matching';
 import { EventProcessor, RetryLaterError } from '../core/processor';
@@ -19,6 +20,7 @@ import { JsonSchemaValidator } from '../core/schema-validator';
 /** Processor function: consumes the events queue with per-record partial batch failures. */
 const config = readConfig(processorConfigSchema);
 const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'event-notification-service';
+const traced = configureTracing(config.POWERTOOLS_TRACE_ENABLED, serviceName); // before the SDK clients
 const logger = new Logger({ serviceName });
 const metrics = new Metrics({ serviceName, namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'EventNotificationService' });
 const documents = dynamoDocumentClient();
@@ -35,7 +37,7 @@ const processor = new EventProcessor({
   notifications: notificationStore,
   matcher: new SubscriptionMatcher(subscriptionIndex, config.SUBSCRIPTION_CACHE_TTL_SECONDS * 1000),
   schemas: new JsonSchemaValidator(config.EVENT_SCHEMAS),
-  webhooks: new HttpWebhookTransport({ allowPrivateTargets: config.ALLOW_PRIVATE_TARGETS }),
+  webhooks: traced.webhooks(new HttpWebhookTransport({ allowPrivateTargets: config.ALLOW_PRIVATE_TARGETS })),
   email: config.EMAIL_FROM_ADDRESS ? new SesEmailTransport(ses(), config.EMAIL_FROM_ADDRESS, config.SES_CONFIGURATION_SET) : undefined,
   queue: queueControl,
   // FIFO queues keep a large fan-out in the event's own message: follow-ups would queue behind
@@ -99,7 +101,7 @@ async function handleRecord(record: SQSRecord, context: Context): Promise<void> 
   }
 }
 
-export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+export const handler = traced.handler(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
   logger.addContext(context);
   try {
     // A batch whose every record is waiting for a retry is normal, not a function error: it must
@@ -131,4 +133,4 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
     if (recorded) metrics.publishStoredMetrics();
     recorded = false;
   }
-};
+});

@@ -7,15 +7,22 @@
  * Not exported from src/index.ts: it is the service's inside, not its public (jsii) API.
  */
 
+/**
+ * Powertools Tracer's switch (it reads the variable itself; the handlers read it too, to load the
+ * Tracer only when it is on). The construct sets it to `false` for `tracing: false`.
+ */
+export const POWERTOOLS_TRACE_ENABLED = 'POWERTOOLS_TRACE_ENABLED';
+
 /** Settings of the ingest function (POST /events, /events/batch, /webhooks/{source}). */
 export const INGEST_SETTINGS = [
   'QUEUE_URL', 'QUEUE_FIFO', 'MAX_EVENT_SIZE_BYTES', 'EVENTS_TABLE_NAME', 'INBOUND_SOURCES', 'INBOUND_SECRET_IDS',
+  POWERTOOLS_TRACE_ENABLED,
 ] as const;
 
 /** Settings of the management function (subscriptions API, GET /events/{eventId}). */
 export const MANAGEMENT_SETTINGS = [
   'SUBSCRIPTIONS_TABLE_NAME', 'EVENTS_TABLE_NAME', 'NOTIFICATIONS_TABLE_NAME', 'ALLOW_PRIVATE_TARGETS', 'MAX_SUBSCRIPTIONS_PER_KEY',
-  'SECRET_ROTATION_OVERLAP_SECONDS',
+  'SECRET_ROTATION_OVERLAP_SECONDS', POWERTOOLS_TRACE_ENABLED,
 ] as const;
 
 /** Settings of the processor function (the events queue's consumer). */
@@ -24,6 +31,7 @@ export const PROCESSOR_SETTINGS = [
   'RETRY_SCHEDULE_SECONDS', 'MAX_RECEIVE_COUNT', 'WEBHOOK_TIMEOUT_MS', 'RETENTION_SECONDS', 'SUBSCRIPTION_CACHE_TTL_SECONDS',
   'MAX_CONCURRENT_DELIVERIES', 'EMAIL_FROM_ADDRESS', 'SES_CONFIGURATION_SET', 'EVENT_SCHEMAS', 'ALLOW_PRIVATE_TARGETS',
   'ISOLATION', 'QUEUE_PUBLISHER_KEY_ID', 'INBOUND_OWNER_KEY_IDS', 'FAN_OUT_SIZE', 'FUNCTION_TIMEOUT_SECONDS',
+  POWERTOOLS_TRACE_ENABLED,
 ] as const;
 
 export type IngestSetting = (typeof INGEST_SETTINGS)[number];
