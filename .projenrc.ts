@@ -89,16 +89,26 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-lambda-powertools/logger',
     '@aws-lambda-powertools/metrics',
     '@aws-lambda-powertools/batch',
+    // X-Ray subsegments for the SDK clients and webhook calls (DESIGN §12); off with tracing: false
+    '@aws-lambda-powertools/tracer',
+    // the one credential source Lambda uses (environment variables): the bundles alias the SDK's
+    // default chain (credential-provider-node) away, see build-tools/
+    '@aws-sdk/credential-provider-env',
     '@aws-sdk/client-sesv2',
     '@aws-sdk/client-secrets-manager',
     '@aws-sdk/client-cloudformation',
     'standardwebhooks',
     'ajv@^8',
+    // OpenAPI: the document is checked against the official OpenAPI 3.1 schema, and responses
+    // against the document with ajv's JSON Schema 2020-12 (formats such as date-time need ajv-formats).
+    '@seriousme/openapi-schema-validator',
+    'ajv-formats',
     '@types/aws-lambda',
     'zod@^4',
     'ulid',
   ],
-  gitignore: ['/assets/', '/dist-code/', '/cdk.out/', '/test/**/cdk.out/', '.ens-data/'],
+  // '/node_modules' (no slash): a worktree's node_modules symlink is a file, which 'node_modules/' does not ignore.
+  gitignore: ['/node_modules', '/assets/', '/dist-code/', '/cdk.out/', '/test/**/cdk.out/', '.ens-data/'],
 });
 
 // unrs-resolver 1.13.0 (through eslint-import-resolver-typescript) lists platform bindings the
@@ -137,9 +147,20 @@ const bundle = project.addTask('bundle:handlers', {
     '--legal-comments=none',
     '--outdir=assets',
     '--entry-names=[name]/index',
+    // Lambda's credentials are in the environment: the SDK's default credential chain is replaced
+    // by the environment provider alone (lambda/adapters/lambda-credentials.ts says why).
+    '--alias:@aws-sdk/credential-provider-node=./lambda/adapters/lambda-credentials.ts',
+    // The X-Ray tracer is a file of its own next to each bundle, loaded only when tracing is on
+    // (lambda/adapters/tracing.ts): a function deployed with tracing: false never reads it.
+    '--external:./xray-tracing',
     '--log-level=warning',
   ].join(' '),
 });
+bundle.exec([
+  'esbuild lambda/adapters/xray-tracing.ts --bundle --platform=node --target=node24 --format=cjs --main-fields=module,main --minify',
+  '--legal-comments=none --outfile=assets/ingest/xray-tracing.js --log-level=warning',
+  ...HANDLERS.filter((h) => h !== 'ingest').map((h) => `&& cp assets/ingest/xray-tracing.js assets/${h}/xray-tracing.js`),
+].join(' '));
 // The replay tool ships as the package's command (npx event-notification-service replay …).
 const bundleCli = project.addTask('bundle:cli', {
   description: 'Bundle the replay tool into assets/cli/index.js',
@@ -147,6 +168,13 @@ const bundleCli = project.addTask('bundle:cli', {
     + '--legal-comments=none --banner:js="#!/usr/bin/env node" --outfile=assets/cli/index.js --log-level=warning',
 });
 bundle.spawn(bundleCli);
+// The OpenAPI document of the HTTP API, generated from the handlers' zod schemas into openapi.json
+// (committed and shipped in the npm package; a test checks the committed file is current).
+const openapi = project.addTask('openapi', {
+  description: 'Generate openapi.json (OpenAPI 3.1) from the API routes and the handlers\' zod schemas',
+  exec: 'ts-node --transpile-only lambda/openapi/generate.ts',
+});
+project.preCompileTask.spawn(openapi);
 project.preCompileTask.spawn(bundle);
 project.testTask.prependSpawn(bundle);
 

@@ -280,7 +280,7 @@ export async function main(argv: string[], out: ReplayOutput = consoleOutput()):
         const entries = await listDeadLetters(clients, target, max);
         out.line(`${entries.length} message(s) in the dead-letter queue${entries.length === max ? ` (showing the first ${max})` : ''}`);
         for (const e of entries) {
-          out.line(`${e.eventId ?? '(no event id)'}  ${e.eventType ?? '?'}  received ${e.receiveCount}×  sent ${e.sentAt}  ${e.reason ?? ''}`);
+          out.line(`${e.eventId ?? '(no event id)'}  ${e.eventType ?? '?'}${e.part ? `  part ${e.part}` : ''}  received ${e.receiveCount}×  sent ${e.sentAt}  ${e.reason ?? ''}`);
         }
         return 0;
       }

@@ -65,6 +65,8 @@ export interface DeadLetterEntry {
   readonly messageId: string;
   readonly eventId?: string;
   readonly eventType?: string;
+  /** A fan-out follow-up's part (docs/architecture.md "Fan-out"): `3/14`. */
+  readonly part?: string;
   readonly reason?: string;
   readonly receiveCount: number;
   readonly sentAt: string;
@@ -89,16 +91,18 @@ export async function listDeadLetters(clients: ReplayClients, target: ReplayTarg
     const fresh = (result.Messages ?? []).filter((m) => m.MessageId && !seen.has(m.MessageId));
     idleRounds = fresh.length === 0 ? idleRounds + 1 : 0;
     for (const m of fresh) {
-      let body: { eventId?: string; event?: { eventType?: string } } = {};
+      let body: { eventId?: string; event?: { eventType?: string }; eventJson?: unknown; fanOut?: { part?: unknown; parts?: unknown } } = {};
       try {
         body = JSON.parse(m.Body ?? '');
       } catch {
         body = {};
       }
+      const { part, parts } = body.fanOut ?? {};
       seen.set(m.MessageId!, {
         messageId: m.MessageId!,
         eventId: m.MessageAttributes?.eventId?.StringValue ?? body.eventId,
-        eventType: body.event?.eventType,
+        eventType: body.event?.eventType ?? eventTypeOf(body.eventJson),
+        ...(typeof part === 'number' && typeof parts === 'number' ? { part: `${part + 1}/${parts}` } : {}),
         reason: m.MessageAttributes?.reason?.StringValue,
         receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 0),
         sentAt: new Date(Number(m.Attributes?.SentTimestamp ?? 0)).toISOString(),
@@ -106,6 +110,16 @@ export async function listDeadLetters(clients: ReplayClients, target: ReplayTarg
     }
   }
   return [...seen.values()].slice(0, max);
+}
+
+/** The event type inside a version 2 message's event text, if it has one. */
+function eventTypeOf(eventJson: unknown): string | undefined {
+  try {
+    const type = typeof eventJson === 'string' ? (JSON.parse(eventJson) as { eventType?: unknown }).eventType : undefined;
+    return typeof type === 'string' ? type : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function queueArn(clients: ReplayClients, queueUrl: string): Promise<string> {

@@ -10,10 +10,10 @@ export function parseSchedule(value: string): number[] {
   return value.split(',').map((step) => parseDuration(step, '--retry-schedule'));
 }
 
-/** Parses one duration: `500ms`, `30s`, `2m`, `1h`, `5d` or plain seconds, into seconds. */
+/** Parses one duration (`500ms`, `5s`, `2m`, `1h`, `2d` or plain seconds) into seconds. */
 export function parseDuration(value: string, flag: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value.trim());
-  if (!m) throw new Error(`${flag}: "${value}" is not a duration like 0s, 5s, 2m, 1h or 5d`);
+  if (!m) throw new Error(`${flag}: "${value}" is not a duration like 0s, 5s, 2m or 1h`);
   const n = Number(m[1]);
   return { ms: n / 1000, s: n, m: n * 60, h: n * 3600, d: n * 86400 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
 }
@@ -24,6 +24,8 @@ const USAGE = `Usage: npm run dev -- [--port 3000] [--api-key KEY ...] [--data-d
                       [--isolation shared|api-key]          who receives whose events (the construct's isolation)
                       [--inbound name=provider:secret ...]   provider: shopify, github, stripe, standard-webhooks
                       [--event-schemas schemas.json]        {"eventType": <JSON Schema>, ...}
+                      [--metrics]                           print the functions' CloudWatch metrics (EMF JSON lines) on stdout
+                      [--secret-rotation-overlap 24h]       how long a rotated-out secret still signs
                       [--disable-after 30s]                 disable a subscription whose deliveries all failed this long (default 5 days)
                       [--circuit-breaker 5,30s,15m | off]   failures in a row that open a webhook's breaker, first and longest cool-down`;
 
@@ -102,9 +104,11 @@ function parseOptions(): DevOptions | undefined {
       'inbound': { type: 'string', multiple: true },
       'event-schemas': { type: 'string' },
       'fifo': { type: 'boolean', default: false },
+      'metrics': { type: 'boolean', default: false },
       'isolation': { type: 'string', default: 'shared' },
       'disable-after': { type: 'string' },
       'circuit-breaker': { type: 'string' },
+      'secret-rotation-overlap': { type: 'string' },
       'help': { type: 'boolean', default: false },
     },
   });
@@ -132,10 +136,14 @@ function parseOptions(): DevOptions | undefined {
       isolation: values.isolation === 'api-key' ? 'API_KEY' : 'SHARED',
       allowPrivateTargets: values['allow-private-targets'],
       logLevel: values.verbose ? 'INFO' : 'WARN',
+      metrics: values.metrics,
       inboundWebhooks,
       eventSchemas: values['event-schemas'] ? readSchemas(values['event-schemas']) : undefined,
       disableAfterSeconds: disableAfter,
       circuitBreaker,
+      secretRotationOverlapSeconds: values['secret-rotation-overlap'] !== undefined
+        ? parseDuration(values['secret-rotation-overlap'], '--secret-rotation-overlap')
+        : undefined,
     },
   };
 }
@@ -160,6 +168,7 @@ async function main(): Promise<void> {
     'event-notification-service: local runtime ready',
     `  API           ${runtime.apiUrl}`,
     `  API key       ${apiKeys.join(', ')}   (send it as the x-api-key header)`,
+    `  OpenAPI       ${runtime.apiUrl}/openapi.json`,
     `  Email viewer  ${runtime.emailViewerUrl}`,
     `  Data          ${options.runtime.dataDir}`,
     `  Queues        ${runtime.queueNames.events}, ${runtime.queueNames.deadLetter}   (${runtime.fifo ? 'FIFO: in order per ordering key' : 'standard'})`,

@@ -13,6 +13,8 @@ import { startSecretsServer } from './secrets-server';
 import { startSqsServer } from './sqs-server';
 import { tableDefinitions } from './tables';
 import { LocalCircuitBreaker, templateConfig } from './template-config';
+import { openApiDocument } from '../lambda/openapi/document';
+import { API_ROUTES, ApiRoute, splitRoute } from '../src/contract';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
 
@@ -42,11 +44,17 @@ export interface RuntimeOptions {
   readonly disableAfterSeconds?: number;
   /** The construct's circuitBreaker (failureThreshold 0: off). */
   readonly circuitBreaker?: LocalCircuitBreaker;
+  /** The processor's time limit, as the construct's processorFunctionProps.timeout (the events queue's visibility is 6 ×). */
+  readonly processorTimeoutSeconds?: number;
   readonly maxEventSizeBytes?: number;
+  /** The construct's secretRotationOverlap, in seconds. */
+  readonly secretRotationOverlapSeconds?: number;
   /** Sender of notification emails. */
   readonly emailFrom?: string;
   /** Log level of the handlers (WARN keeps the console quiet). */
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** Let the functions print their metrics (EMF JSON lines, as CloudWatch would read them) on stdout. */
+  readonly metrics?: boolean;
   /** Visibility timeout of a batch whose processing failed as a whole. */
   readonly visibilityTimeoutSeconds?: number;
   /**
@@ -161,9 +169,11 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
     webhookTimeoutMs: options.webhookTimeoutMs,
     disableAfterSeconds: options.disableAfterSeconds,
     circuitBreaker: options.circuitBreaker,
+    processorTimeoutSeconds: options.processorTimeoutSeconds,
     maxEventSizeBytes: options.maxEventSizeBytes,
     // Locally a new subscription should work at once; in AWS it is cached for 30 s by default.
     subscriptionCacheTtlSeconds: 1,
+    secretRotationOverlapSeconds: options.secretRotationOverlapSeconds,
     emailFrom: options.emailFrom ?? 'notifications@local.test',
     eventSchemas: options.eventSchemas,
     inboundWebhooks: options.inboundWebhooks,
@@ -235,7 +245,7 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
     ...functionSettings,
     POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
-    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_METRICS_DISABLED: String(!options.metrics),
     // Local only (never in AWS): webhooks to local receivers.
     ALLOW_PRIVATE_TARGETS: String(options.allowPrivateTargets ?? false),
   });
@@ -258,16 +268,27 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
   const management = loadFunction<ProxyHandler>(bundlePath('management'));
   const processorBundle = bundlePath('processor');
 
+  let openApiText: string | undefined;
+  let apiUrl = '';
   const routes: LocalRoute[] = [
-    { method: 'POST', resource: '/events', handler: ingest, apiKeyRequired: true },
-    { method: 'POST', resource: '/events/batch', handler: ingest, apiKeyRequired: true },
-    { method: 'GET', resource: '/events/{eventId}', handler: management, apiKeyRequired: true },
-    { method: 'POST', resource: '/subscriptions', handler: management, apiKeyRequired: true },
-    { method: 'GET', resource: '/subscriptions', handler: management, apiKeyRequired: true },
-    { method: 'GET', resource: '/subscriptions/{subscriptionId}', handler: management, apiKeyRequired: true },
-    { method: 'PATCH', resource: '/subscriptions/{subscriptionId}', handler: management, apiKeyRequired: true },
-    { method: 'DELETE', resource: '/subscriptions/{subscriptionId}', handler: management, apiKeyRequired: true },
-    { method: 'POST', resource: '/webhooks/{source}', handler: ingest, apiKeyRequired: false },
+    // The API's routes as the contract lists them (the construct's, the handlers' and the OpenAPI document's).
+    ...(Object.keys(API_ROUTES) as ApiRoute[]).map((route) => ({
+      ...splitRoute(route),
+      handler: API_ROUTES[route].function === 'ingest' ? ingest : management,
+      apiKeyRequired: API_ROUTES[route].apiKeyRequired,
+    })),
+    // The OpenAPI document (lambda/openapi), with this runtime as its server. No key, as a
+    // client generator or Swagger UI fetches it.
+    {
+      method: 'GET',
+      resource: '/openapi.json',
+      apiKeyRequired: false,
+      handler: async () => ({
+        statusCode: 200,
+        headers: { 'content-type': 'application/json' },
+        body: (openApiText ??= JSON.stringify(openApiDocument({ servers: [{ url: apiUrl, description: 'This local runtime' }] }))),
+      }),
+    },
     // Local only: where the queues and table are, for the replay tool (--local URL), and how
     // the queue and the functions are configured.
     {
@@ -293,6 +314,7 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
     },
   ];
   const api = await startApiServer(routes, options.apiKeys, options.port ?? 0);
+  apiUrl = api.url;
   started.push(() => api.stop());
 
   const events = new LocalEventSource(store, () => loadFunction<SqsHandler>(processorBundle), {

@@ -2,7 +2,7 @@ import { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 
 /**
  * The construct's three tables (src/tables.ts) as CreateTable inputs for the embedded DynamoDB
- * server. test/local-tables.test.ts checks they match what the construct synthesizes.
+ * server. test/local/tables.test.ts checks they match what the construct synthesizes.
  */
 export function tableDefinitions(names: { events: string; subscriptions: string; notifications: string }): CreateTableCommandInput[] {
   const onDemand = { BillingMode: 'PAY_PER_REQUEST' as const };

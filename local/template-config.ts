@@ -26,16 +26,21 @@ export interface LocalServiceProps {
   readonly isolation?: 'SHARED' | 'API_KEY';
   readonly retryScheduleSeconds?: readonly number[];
   readonly webhookTimeoutMs?: number;
+  /** The processor's time limit (processorFunctionProps.timeout); the queue's visibility follows it. */
+  readonly processorTimeoutSeconds?: number;
   readonly maxEventSizeBytes?: number;
   readonly subscriptionCacheTtlSeconds?: number;
   /** The construct's disableAfter, seconds. */
   readonly disableAfterSeconds?: number;
   /** The construct's circuitBreaker (seconds; failureThreshold 0: off). */
   readonly circuitBreaker?: LocalCircuitBreaker;
+  readonly secretRotationOverlapSeconds?: number;
   readonly emailFrom?: string;
   /** JSON Schemas per event type (standard JSON Schema passes through the construct's mapping unchanged). */
   readonly eventSchemas?: Readonly<Record<string, object>>;
   readonly inboundWebhooks?: readonly { readonly name: string; readonly provider: string; readonly severity?: string }[];
+  /** The construct's tracing prop (on by default): the benchmark measures both. */
+  readonly tracing?: boolean;
 }
 
 /** The construct's `circuitBreaker`, in seconds. */
@@ -84,9 +89,11 @@ function propsOf(stack: Stack, options: LocalServiceProps): EventNotificationSer
   const seconds = (s: number) => Duration.millis(Math.round(s * 1000));
   return {
     fifo: options.fifo ?? false,
+    ...(options.tracing !== undefined ? { tracing: options.tracing } : {}),
     ...(options.isolation ? { isolation: options.isolation === 'API_KEY' ? Isolation.API_KEY : Isolation.SHARED } : {}),
     ...(options.retryScheduleSeconds ? { retrySchedule: options.retryScheduleSeconds.map(seconds) } : {}),
     ...(options.webhookTimeoutMs !== undefined ? { webhook: { timeout: Duration.millis(options.webhookTimeoutMs) } } : {}),
+    ...(options.processorTimeoutSeconds !== undefined ? { processorFunctionProps: { timeout: seconds(options.processorTimeoutSeconds) } } : {}),
     ...(options.maxEventSizeBytes !== undefined ? { maxEventSize: Size.bytes(options.maxEventSizeBytes) } : {}),
     ...(options.subscriptionCacheTtlSeconds !== undefined ? { subscriptionCacheTtl: seconds(options.subscriptionCacheTtlSeconds) } : {}),
     ...(options.disableAfterSeconds !== undefined ? { disableAfter: seconds(options.disableAfterSeconds) } : {}),
@@ -97,6 +104,7 @@ function propsOf(stack: Stack, options: LocalServiceProps): EventNotificationSer
         ...(options.circuitBreaker.maxCooldownSeconds !== undefined ? { maxCooldown: seconds(options.circuitBreaker.maxCooldownSeconds) } : {}),
       },
     } : {}),
+    ...(options.secretRotationOverlapSeconds !== undefined ? { secretRotationOverlap: seconds(options.secretRotationOverlapSeconds) } : {}),
     ...(options.emailFrom ? { email: { fromAddress: options.emailFrom } } : {}),
     ...(options.eventSchemas ? { eventSchemas: options.eventSchemas as Record<string, apigateway.JsonSchema> } : {}),
     ...(options.inboundWebhooks && options.inboundWebhooks.length > 0 ? {

@@ -20,7 +20,7 @@ export interface ServiceDashboardProps {
  * The delivery channels: the values of the `channel` dimension of the processor's per-channel
  * metrics (lambda/core/subscription.ts CHANNELS; test/src/dashboard.test.ts keeps them equal).
  */
-export const DASHBOARD_CHANNELS = ['WEBHOOK', 'EMAIL'];
+export const DASHBOARD_CHANNELS = ['WEBHOOK', 'EMAIL', 'SLACK'];
 const PERIOD = Duration.minutes(5);
 const WIDTH = 8;
 const HEIGHT = 6;

@@ -181,4 +181,24 @@ export class InboundWebhookSource {
     this.eventTypeHeader = hmac?.eventTypeHeader;
     this.deliveryIdHeader = hmac?.deliveryIdHeader;
   }
+
+  /**
+   * What the ingest function needs to verify this source, with the field names of its schema
+   * (`inboundSourceSchema` in lambda/core/inbound-webhooks.ts); never the secret itself. It goes
+   * into the function's settings file, which cannot hold deploy-time values: the secret ARNs
+   * travel in the environment (INBOUND_SECRET_IDS, in the same order).
+   *
+   * @internal
+   */
+  public _toSetting(): Record<string, string> {
+    return {
+      name: this.name,
+      provider: this.provider,
+      severity: this.severity,
+      ...(this.hmacHeader ? { header: this.hmacHeader, algorithm: this.hmacAlgorithm!, encoding: this.hmacEncoding! } : {}),
+      ...(this.hmacPrefix ? { prefix: this.hmacPrefix } : {}),
+      ...(this.eventTypeHeader ? { eventTypeHeader: this.eventTypeHeader } : {}),
+      ...(this.deliveryIdHeader ? { deliveryIdHeader: this.deliveryIdHeader } : {}),
+    };
+  }
 }

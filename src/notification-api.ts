@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+import { API_STAGE_NAME } from './contract';
 import { acknowledge } from './nag';
 
 export interface NotificationApiProps {
@@ -50,6 +51,8 @@ export class NotificationApi extends Construct {
   public readonly usagePlan: apigateway.UsagePlan;
   public readonly apiKey: apigateway.IApiKey;
   public readonly accessLogs: logs.LogGroup;
+  /** API Gateway's execution log group (`API-Gateway-Execution-Logs_{restApiId}/v1`), created here so it is encrypted. */
+  public readonly executionLogs: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: NotificationApiProps) {
     super(scope, id);
@@ -69,7 +72,7 @@ export class NotificationApi extends Construct {
       cloudWatchRole: props.createCloudWatchRole,
       defaultMethodOptions: { apiKeyRequired: true },
       deployOptions: {
-        stageName: 'v1',
+        stageName: API_STAGE_NAME,
         accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogs),
         accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
         loggingLevel: apigateway.MethodLoggingLevel.ERROR,
@@ -109,6 +112,17 @@ export class NotificationApi extends Construct {
       });
     }
 
+    // API Gateway creates its execution log group at the first request it logs: unencrypted and
+    // kept for ever. Created first under the name API Gateway writes to, it uses the service key
+    // and the construct's retention; the stage waits for it, so no request is logged before it.
+    this.executionLogs = new logs.LogGroup(this, 'ExecutionLogs', {
+      logGroupName: `API-Gateway-Execution-Logs_${this.api.restApiId}/${API_STAGE_NAME}`,
+      retention: props.logRetention,
+      encryptionKey: props.logEncryptionKey,
+      removalPolicy: props.removalPolicy,
+    });
+    this.api.deploymentStage.node.addDependency(this.executionLogs);
+
     // The gateway rejects what is not even a JSON object and checks path parameters; the functions
     // validate the fields (answering with field-level problem+json) and keep unknown event fields.
     const validator = this.api.addRequestValidator('Validator', { validateRequestParameters: true, validateRequestBody: true });
@@ -146,6 +160,9 @@ export class NotificationApi extends Construct {
     subscription.addMethod('GET', management, { requestValidator: validator, requestParameters: idParameter });
     subscription.addMethod('PATCH', management, { ...withBody, requestParameters: idParameter });
     subscription.addMethod('DELETE', management, { requestValidator: validator, requestParameters: idParameter });
+    // No body model: the rotation takes no fields (no body or {}; the function checks).
+    subscription.addResource('secret').addResource('rotate')
+      .addMethod('POST', management, { requestValidator: validator, requestParameters: idParameter });
 
     this.usagePlan = this.api.addUsagePlan('UsagePlan', {
       description: 'Publishers and subscribers of the event notification service',

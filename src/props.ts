@@ -84,6 +84,46 @@ export interface CircuitBreakerOptions {
   readonly maxCooldown?: Duration;
 }
 
+/**
+ * Sizing of one of the service's functions, checked at synth. Everything else about the functions
+ * (runtime, handler, environment, role) belongs to the service; reach the concrete function
+ * (`ingestFunction`, …) for anything not offered here, at your own risk.
+ */
+export interface FunctionOverrides {
+  /**
+   * Memory in MB; Lambda gives CPU in proportion. 128–10,240 (Lambda's range).
+   *
+   * @default - 256 for the ingest and management functions, 512 for the processor
+   */
+  readonly memorySize?: number;
+
+  /**
+   * How long one invocation may run. Bounds differ per function, each for a reason:
+   * - ingest: 1–14 s. API Gateway waits at most 29 s, and an `Idempotency-Key` claim is held for
+   *   15 s; a request still running after that could be overtaken by its own retry.
+   * - management: 1–29 s, API Gateway's integration timeout.
+   * - processor: from `webhook.timeout` + 10 s (no delivery starts that could not finish before
+   *   the deadline, and the event is stored first) to 10 minutes (a retry is scheduled by
+   *   extending the message's visibility, which SQS allows up to 12 hours after the receive). The
+   *   events queue's visibility timeout is set to 6 × this, as AWS advises for SQS event sources.
+   *
+   * @default - 10 s for ingest and management; for the processor 2 × `webhook.timeout` + 30 s, at least 60 s
+   */
+  readonly timeout?: Duration;
+
+  /**
+   * Reserved concurrency: at most this many instances at once, and as many kept free for the
+   * function in the account. At least 1 (0 would stop the function). For the processor at least
+   * 2: the events queue's event source gets the same `maximumConcurrency` (2–1,000), so SQS never
+   * hands the function more batches than it may run; throttled batches would return to the queue
+   * and count towards its maxReceiveCount. Lambda refuses a reservation that leaves the account
+   * fewer than 100 unreserved executions; that is checked at deploy time.
+   *
+   * @default - none: the account's unreserved concurrency
+   */
+  readonly reservedConcurrentExecutions?: number;
+}
+
 /** Properties of an {@link EventNotificationService}. */
 export interface EventNotificationServiceProps {
   /**
@@ -273,6 +313,15 @@ export interface EventNotificationServiceProps {
   readonly maxSubscriptionsPerKey?: number;
 
   /**
+   * After `POST /subscriptions/{id}/secret/rotate`, how long the replaced signing secret keeps
+   * signing deliveries next to the new one (`webhook-signature: v1,<new> v1,<old>`), so receivers
+   * can switch secrets without rejecting a delivery. 0 (the old secret stops at once) to 7 days.
+   *
+   * @default Duration.hours(24)
+   */
+  readonly secretRotationOverlap?: Duration;
+
+  /**
    * The API key that events sent straight to the queue (`grantPublish`) belong to: it may read
    * them, and with `Isolation.API_KEY` only its subscriptions receive them.
    *
@@ -295,6 +344,31 @@ export interface EventNotificationServiceProps {
    * @default true
    */
   readonly tracing?: boolean;
+
+  /**
+   * Memory, time limit and reserved concurrency of the ingest function (`POST /events`,
+   * `/events/batch`, `/webhooks/{source}`). Timeout at most 14 s (see `FunctionOverrides`).
+   *
+   * @default - 256 MB, 10 s, no reserved concurrency
+   */
+  readonly ingestFunctionProps?: FunctionOverrides;
+
+  /**
+   * Memory, time limit and reserved concurrency of the management function (subscriptions API,
+   * `GET /events/{eventId}`). Timeout at most 29 s (see `FunctionOverrides`).
+   *
+   * @default - 256 MB, 10 s, no reserved concurrency
+   */
+  readonly managementFunctionProps?: FunctionOverrides;
+
+  /**
+   * Memory, time limit and reserved concurrency of the processor (the events queue's consumer).
+   * Its timeout also sets the events queue's visibility timeout (6 ×), and its reserved
+   * concurrency the event source's maximum concurrency (see `FunctionOverrides`).
+   *
+   * @default - 512 MB, 2 × `webhook.timeout` + 30 s (at least 60 s), no reserved concurrency
+   */
+  readonly processorFunctionProps?: FunctionOverrides;
 }
 
 /** Options of an extra API key (one per publisher: each key owns its own subscriptions). */

@@ -2,35 +2,50 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Stack, Token, Tokenization } from 'aws-cdk-lib';
+import { Stack, Token, Tokenization } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { SETTINGS_FILE_NAME, SETTINGS_FILE_VARIABLE } from './contract';
-import { acknowledge } from './nag';
+import {
+  METRICS_NAMESPACE, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, POWERTOOLS_TRACE_ENABLED, SETTINGS_FILE_NAME, SETTINGS_FILE_VARIABLE,
+} from './contract';
+import { acknowledge, NagAcknowledgment } from './nag';
+import { ServiceSettings } from './settings';
 
 /** The prebuilt handler bundles (assets/<name>/index.js, built from lambda/handlers). */
 export type HandlerBundle = 'ingest' | 'management' | 'processor';
 
+/** What every function of one service is built with (src/functions/*). */
+export interface ServiceFunctionContext {
+  /** The service's unique name: Powertools' service name, the metrics' dimension. */
+  readonly serviceName: string;
+  /** The props after defaults and validation. */
+  readonly settings: ServiceSettings;
+  /** The service key: log groups, and the queues and tables the function reads and writes. */
+  readonly encryptionKey: kms.IKey;
+  /** X-Ray active tracing. */
+  readonly tracing: boolean;
+}
+
+/** Why a function API Gateway invokes needs no dead-letter queue. */
+export const INVOKED_BY_API_GATEWAY: NagAcknowledgment = {
+  id: 'Serverless-LambdaDLQ',
+  reason: 'Invoked synchronously by API Gateway, which waits for the answer and returns errors to the caller; a DLQ only serves asynchronous invocations.',
+};
+
 export interface ServiceFunctionProps {
+  /** The service's name, settings and key: log retention and encryption, removal policy, tracing, and this bundle's sizing. */
+  readonly context: ServiceFunctionContext;
   readonly bundle: HandlerBundle;
   readonly description: string;
-  readonly memorySize: number;
-  readonly timeout: Duration;
   readonly environment: Record<string, string>;
   /**
    * Settings too large for Lambda's 4 KB environment (event schemas, inbound sources): written
    * to `settings.json` inside the function's asset and named by SETTINGS_FILE.
    */
-  readonly settings?: Record<string, string>;
-  readonly logRetention: logs.RetentionDays;
-  /** Encrypts the function's log group (its policy must let CloudWatch Logs use it). */
-  readonly logEncryptionKey: kms.IKey;
-  readonly removalPolicy: RemovalPolicy;
-  /** X-Ray active tracing. */
-  readonly tracing: boolean;
+  readonly settingsFile?: Record<string, string>;
 }
 
 /** Locates a prebuilt bundle; it ships in the npm package next to lib/. */
@@ -65,18 +80,21 @@ export function environmentBytes(environment: Record<string, string>): number {
 }
 
 /**
- * The bundle plus its settings file, in a folder of its own (named by their content, so the
- * same settings give the same asset hash on every synth).
+ * The bundle's files (index.js and the tracer it loads when tracing is on) plus its settings
+ * file, in a folder of its own (named by their content, so the same settings give the same
+ * asset hash on every synth).
  */
 function stagedAsset(bundle: HandlerBundle, settings: Record<string, string>): string {
   const source = handlerAssetPath(bundle);
   const settingsJson = JSON.stringify(settings);
-  const code = fs.readFileSync(path.join(source, 'index.js'));
-  const hash = createHash('sha256').update(code).update(settingsJson).digest('hex').slice(0, 16);
-  const dir = path.join(os.tmpdir(), `event-notification-service-${bundle}-${hash}`);
+  const files = fs.readdirSync(source).sort().map((name) => ({ name, code: fs.readFileSync(path.join(source, name)) }));
+  const hash = createHash('sha256');
+  for (const file of files) hash.update(file.name).update(file.code);
+  const digest = hash.update(settingsJson).digest('hex').slice(0, 16);
+  const dir = path.join(os.tmpdir(), `event-notification-service-${bundle}-${digest}`);
   if (!fs.existsSync(path.join(dir, SETTINGS_FILE_NAME))) {
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'index.js'), code);
+    for (const file of files) fs.writeFileSync(path.join(dir, file.name), file.code);
     fs.writeFileSync(path.join(dir, SETTINGS_FILE_NAME), settingsJson);
   }
   return dir;
@@ -94,11 +112,20 @@ export class ServiceFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
     super(scope, id);
-    const hasSettings = props.settings !== undefined && Object.keys(props.settings).length > 0;
-    if (hasSettings && Token.isUnresolved(JSON.stringify(props.settings))) {
+    const { serviceName, settings, encryptionKey, tracing } = props.context;
+    const sizing = settings.functions[props.bundle];
+    const hasSettings = props.settingsFile !== undefined && Object.keys(props.settingsFile).length > 0;
+    if (hasSettings && Token.isUnresolved(JSON.stringify(props.settingsFile))) {
       throw new Error(`${this.node.path}: a settings file cannot hold deploy-time values (tokens); pass them in the environment`);
     }
-    const environment = { ...props.environment, ...(hasSettings ? { [SETTINGS_FILE_VARIABLE]: SETTINGS_FILE_NAME } : {}) };
+    const environment = {
+      [POWERTOOLS_SERVICE_NAME]: serviceName,
+      [POWERTOOLS_METRICS_NAMESPACE]: METRICS_NAMESPACE,
+      // The Powertools Tracer is on by default in Lambda; off, the handlers do not even load it.
+      ...(tracing ? {} : { [POWERTOOLS_TRACE_ENABLED]: 'false' }),
+      ...props.environment,
+      ...(hasSettings ? { [SETTINGS_FILE_VARIABLE]: SETTINGS_FILE_NAME } : {}),
+    };
     this.environment = environment;
     // Checked at synth, so variables added later (addEnvironment) count too.
     this.node.addValidation({
@@ -110,9 +137,9 @@ export class ServiceFunction extends Construct {
       },
     });
     this.logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: props.logRetention,
-      encryptionKey: props.logEncryptionKey,
-      removalPolicy: props.removalPolicy,
+      retention: settings.logRetention,
+      encryptionKey, // its policy lets CloudWatch Logs use it (src/encryption-key.ts)
+      removalPolicy: settings.removalPolicy,
     });
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -123,19 +150,20 @@ export class ServiceFunction extends Construct {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
-      code: lambda.Code.fromAsset(hasSettings ? stagedAsset(props.bundle, props.settings!) : handlerAssetPath(props.bundle)),
-      memorySize: props.memorySize,
-      timeout: props.timeout,
+      code: lambda.Code.fromAsset(hasSettings ? stagedAsset(props.bundle, props.settingsFile!) : handlerAssetPath(props.bundle)),
+      memorySize: sizing.memorySize,
+      timeout: sizing.timeout,
+      reservedConcurrentExecutions: sizing.reservedConcurrentExecutions,
       role: this.role,
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
       systemLogLevelV2: lambda.SystemLogLevel.WARN,
       environment,
-      tracing: props.tracing ? lambda.Tracing.ACTIVE : undefined,
+      tracing: tracing ? lambda.Tracing.ACTIVE : undefined,
     });
     this.logGroup.grantWrite(this.role);
-    if (props.tracing) {
+    if (tracing) {
       acknowledge(this.role, {
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason: 'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so IAM requires Resource "*".',

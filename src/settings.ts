@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy, Size, Token } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { EVENT_TYPE_PATTERN } from './contract';
+import { FunctionSizings, resolveFunctionSizings } from './functions/sizing';
 import { InboundWebhookSource } from './inbound-webhook-source';
 import { EventNotificationServiceProps, Isolation } from './props';
 
@@ -28,7 +29,9 @@ export interface ServiceSettings {
   readonly fifo: boolean;
   readonly email?: { readonly fromAddress: string; readonly identityName: string; readonly configurationSetName?: string };
   readonly webhookTimeout: Duration;
-  readonly processorTimeout: Duration;
+  /** Each function's memory, timeout and reserved concurrency (src/functions/sizing.ts). */
+  readonly functions: FunctionSizings;
+  /** 6 × the processor's timeout (AWS's advice for an SQS event source). */
   readonly queueVisibilityTimeout: Duration;
   readonly alarmEmail?: string;
   readonly eventSchemasJson?: string;
@@ -50,6 +53,7 @@ export interface ServiceSettings {
   readonly inboundWebhooks: InboundWebhookSource[];
   readonly isolation: Isolation;
   readonly maxSubscriptionsPerKey: number;
+  readonly secretRotationOverlapSeconds: number;
 }
 
 /**
@@ -63,8 +67,7 @@ export function resolveSettings(props: EventNotificationServiceProps, path = 'Ev
   const webhookTimeout = props.webhook?.timeout ?? Duration.seconds(15);
   check(webhookTimeout.toMilliseconds() >= 1000 && webhookTimeout.toMilliseconds() <= 60_000,
     `webhook.timeout must be between 1 and 60 seconds, got ${webhookTimeout.toHumanString()}`);
-  // Deliveries of a batch run concurrently; leave room for two timeouts plus storage.
-  const processorTimeout = Duration.seconds(Math.max(60, Math.ceil(webhookTimeout.toSeconds({ integral: false }) * 2) + 30));
+  const functions = resolveFunctionSizings(props, webhookTimeout, check);
 
   const schedule = props.retrySchedule ?? DEFAULT_RETRY_SCHEDULE;
   check(schedule.length > 0, 'retrySchedule must have at least one entry (the first attempt)');
@@ -189,6 +192,11 @@ export function resolveSettings(props: EventNotificationServiceProps, path = 'Ev
   check(Number.isInteger(maxSubscriptionsPerKey) && maxSubscriptionsPerKey >= 1 && maxSubscriptionsPerKey <= 10_000,
     `maxSubscriptionsPerKey must be a whole number from 1 to 10000, got ${maxSubscriptionsPerKey}`);
 
+  const rotationOverlap = props.secretRotationOverlap ?? Duration.hours(24);
+  const secretRotationOverlapSeconds = rotationOverlap.toSeconds({ integral: false });
+  check(secretRotationOverlapSeconds >= 0 && secretRotationOverlapSeconds <= 7 * 24 * 3600,
+    `secretRotationOverlap must be between 0 and 7 days, got ${rotationOverlap.toHumanString()}`);
+
   if (problems.length > 0) {
     // The construct path says which service is meant when a stack holds several.
     throw new Error(`Invalid EventNotificationService props at ${path}:\n- ${problems.join('\n- ')}`);
@@ -197,11 +205,12 @@ export function resolveSettings(props: EventNotificationServiceProps, path = 'Ev
   return {
     isolation: props.isolation ?? Isolation.SHARED,
     maxSubscriptionsPerKey,
+    secretRotationOverlapSeconds,
     fifo,
     email,
     webhookTimeout,
-    processorTimeout,
-    queueVisibilityTimeout: Duration.seconds(processorTimeout.toSeconds() * 6),
+    functions,
+    queueVisibilityTimeout: Duration.seconds(functions.processor.timeout.toSeconds() * 6),
     alarmEmail,
     eventSchemasJson,
     retryScheduleSeconds,

@@ -19,7 +19,7 @@ const EXPECTED_COUNTS: Record<string, number> = {
   'AWS::KMS::Key': 1,
   'AWS::SNS::Topic': 1,
   'AWS::CloudWatch::Alarm': 5,
-  'AWS::Logs::LogGroup': 4,
+  'AWS::Logs::LogGroup': 5,
 };
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, any> }>;

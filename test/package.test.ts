@@ -28,12 +28,14 @@ describe('the npm package', () => {
 
   test('ships the prebuilt handler bundles', () => {
     expect(files).toEqual(expect.arrayContaining(BUNDLES.map((b) => `assets/${b}/index.js`)));
+    // The X-Ray tracer, next to each handler bundle.
+    expect(files).toEqual(expect.arrayContaining(BUNDLES.map((b) => `assets/${b}/xray-tracing.js`)));
   });
 
   test('ships no handler, test, local or TypeScript sources', () => {
     expect(files.filter((f) => /^(lambda|test|local|src|bench)\//.test(f))).toEqual([]);
     expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
-    expect(files.filter((f) => f.startsWith('assets/') && !/^assets\/[a-z]+\/index\.js$/.test(f))).toEqual([]);
+    expect(files.filter((f) => f.startsWith('assets/') && !/^assets\/[a-z]+\/(index|xray-tracing)\.js$/.test(f))).toEqual([]);
   });
 
   test('has no runtime dependencies that would pull in a bundler (only the CDK peers)', () => {
@@ -125,7 +127,7 @@ describe('synthesizing the construct', () => {
     expect(zips).toHaveLength(3);
     const stagedBundles = zips.map((zip) => {
       const dir = path.join(outdir, zip.source.path);
-      expect(fs.readdirSync(dir)).toEqual(['index.js']);
+      expect(fs.readdirSync(dir)).toEqual(['index.js', 'xray-tracing.js']);
       return fs.readFileSync(path.join(dir, 'index.js'), 'utf8');
     });
     const prebuilt = BUNDLES.map((b) => fs.readFileSync(path.join(ROOT, 'assets', b, 'index.js'), 'utf8'));

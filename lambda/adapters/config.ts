@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as z from 'zod';
-import { IngestSetting, ISOLATION_MODES, ManagementSetting, ProcessorSetting, SETTINGS_FILE_VARIABLE } from '../../src/contract';
+import {
+  IngestSetting, ISOLATION_MODES, ManagementSetting, MAX_FAN_OUT_PART_SIZE, ProcessorSetting, SETTINGS_FILE_VARIABLE,
+} from '../../src/contract';
 import { BreakerPolicy, DEFAULT_BREAKER_POLICY, DEFAULT_DISABLE_AFTER_SECONDS } from '../core/endpoint-health';
 import { inboundSourceSchema } from '../core/inbound-webhooks';
 
@@ -41,6 +43,8 @@ export function readConfig<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEn
 }
 
 export const booleanFlag = z.enum(['true', 'false']).default('false').transform((v) => v === 'true');
+/** POWERTOOLS_TRACE_ENABLED: on unless the construct's `tracing: false` set it to false. */
+const tracingFlag = z.enum(['true', 'false']).default('true').transform((v) => v === 'true');
 
 const jsonArray = z.string().optional().transform((v, ctx) => {
   if (v === undefined || v === '') return [];
@@ -64,6 +68,7 @@ export const ingestConfigSchema = z.object({
    */
   INBOUND_SOURCES: jsonArray,
   INBOUND_SECRET_IDS: z.string().optional(),
+  POWERTOOLS_TRACE_ENABLED: tracingFlag,
 } satisfies Record<IngestSetting, z.ZodType>).transform((config, ctx) => {
   const secretIds = config.INBOUND_SECRET_IDS ? config.INBOUND_SECRET_IDS.split(',') : [];
   const sources = z.array(inboundSourceSchema).safeParse(
@@ -84,6 +89,9 @@ export const managementConfigSchema = z.object({
   /** Local runtime only; the construct never sets it. */
   ALLOW_PRIVATE_TARGETS: booleanFlag,
   MAX_SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).max(100_000).default(100),
+  /** How long a rotated-out signing secret keeps signing deliveries (the construct checks 0–7 days). */
+  SECRET_ROTATION_OVERLAP_SECONDS: z.coerce.number().min(0).max(7 * 24 * 3600).default(24 * 3600),
+  POWERTOOLS_TRACE_ENABLED: tracingFlag,
 } satisfies Record<ManagementSetting, z.ZodType>);
 
 const csvSeconds = z.string().regex(/^\d+(\.\d+)?(,\d+(\.\d+)?)*$/, 'must be comma-separated seconds')
@@ -98,9 +106,17 @@ export const processorConfigSchema = z.object({
   QUEUE_FIFO: booleanFlag,
   RETRY_SCHEDULE_SECONDS: csvSeconds,
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000),
+  /** The function's time limit (the construct always sets it; 60 s, its smallest default, for a bare handler). */
+  FUNCTION_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(900).default(60),
   RETENTION_SECONDS: z.coerce.number().int().positive(),
   SUBSCRIPTION_CACHE_TTL_SECONDS: z.coerce.number().min(0).max(600).default(30),
   MAX_CONCURRENT_DELIVERIES: z.coerce.number().int().min(1).max(200).default(25),
+  /**
+   * Subscriptions per follow-up message of a large fan-out. The construct does not set it: the
+   * processor derives it from its timeout, the webhook timeout and MAX_CONCURRENT_DELIVERIES
+   * (lambda/core/fan-out.ts); set it to tune or test.
+   */
+  FAN_OUT_SIZE: z.coerce.number().int().min(1).max(MAX_FAN_OUT_PART_SIZE).optional(),
   /** The events queue's maxReceiveCount (redrive policy): the processor finishes a message on that receive. */
   MAX_RECEIVE_COUNT: z.coerce.number().int().min(1).max(1000).optional(),
   EMAIL_FROM_ADDRESS: z.string().min(3).optional(),
@@ -143,4 +159,5 @@ export const processorConfigSchema = z.object({
       const [failureThreshold, baseCooldownSeconds, maxCooldownSeconds] = v.split(',').map(Number);
       return { failureThreshold, baseCooldownSeconds, maxCooldownSeconds };
     }),
+  POWERTOOLS_TRACE_ENABLED: tracingFlag,
 } satisfies Record<ProcessorSetting, z.ZodType>);

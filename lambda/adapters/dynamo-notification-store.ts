@@ -1,11 +1,15 @@
 import { BatchWriteCommand, DynamoDBDocumentClient, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import { PartRecords } from '../core/fan-out';
 import { NotificationRecord, NotificationStore } from '../core/notification';
 
 const MAX_BATCH_WRITE = 25;
 const MAX_UNPROCESSED_RETRIES = 5;
 
-/** The Notifications table: one Query reads an event's records, BatchWriteItem writes them. */
-export class DynamoNotificationStore implements NotificationStore {
+/**
+ * The Notifications table: one Query reads an event's records (a fan-out's follow-up: one key range
+ * of them), BatchWriteItem writes them.
+ */
+export class DynamoNotificationStore implements NotificationStore, PartRecords {
   constructor(private readonly client: DynamoDBDocumentClient, private readonly tableName: string) {}
 
   public async list(eventId: string): Promise<NotificationRecord[]> {
@@ -14,6 +18,18 @@ export class DynamoNotificationStore implements NotificationStore {
       TableName: this.tableName,
       KeyConditionExpression: 'eventId = :id',
       ExpressionAttributeValues: { ':id': eventId },
+      ConsistentRead: true,
+    });
+    for await (const page of pages) items.push(...((page.Items ?? []) as NotificationRecord[]));
+    return items;
+  }
+
+  public async listBetween(eventId: string, first: string, last: string): Promise<NotificationRecord[]> {
+    const items: NotificationRecord[] = [];
+    const pages = paginateQuery({ client: this.client }, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'eventId = :id AND subscriptionId BETWEEN :first AND :last',
+      ExpressionAttributeValues: { ':id': eventId, ':first': first, ':last': last },
       ConsistentRead: true,
     });
     for await (const page of pages) items.push(...((page.Items ?? []) as NotificationRecord[]));

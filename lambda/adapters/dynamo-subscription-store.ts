@@ -2,7 +2,7 @@ import { DeleteCommand, DynamoDBDocumentClient, GetCommand, paginateQuery, PutCo
 import { isConditionFailed } from './dynamo-errors';
 import { SUBSCRIPTIONS_BY_OWNER_INDEX } from '../../src/contract';
 import { Subscription, SubscriptionChanges } from '../core/subscription';
-import { AttributeChanges, SubscriptionPage, SubscriptionStore } from '../core/subscriptions-service';
+import { AttributeChanges, SecretRotation, SubscriptionPage, SubscriptionStore } from '../core/subscriptions-service';
 
 /** Index names shared with the construct (src/tables.ts). */
 
@@ -58,16 +58,22 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
     const fields = { ...changes, ...also.set, updatedAt } as Record<string, unknown>;
     const names: Record<string, string> = { '#owner': 'ownerKeyId' };
     const values: Record<string, unknown> = { ':owner': ownerKeyId };
-    const sets = Object.entries(fields)
-      .filter(([, value]) => value !== undefined)
-      .map(([field, value], i) => {
-        names[`#f${i}`] = field;
+    const sets: string[] = [];
+    // null removes an attribute (`filter: null`).
+    const removes: string[] = [];
+    Object.entries(fields).filter(([, value]) => value !== undefined).forEach(([field, value], i) => {
+      names[`#f${i}`] = field;
+      if (value === null) {
+        removes.push(`#f${i}`);
+      } else {
         values[`:v${i}`] = value;
-        return `#f${i} = :v${i}`;
-      });
-    const removes = (also.remove ?? []).map((field, i) => {
+        sets.push(`#f${i} = :v${i}`);
+      }
+    });
+    // And what the service removes besides (a revival: health, disabled and paused reasons).
+    (also.remove ?? []).forEach((field, i) => {
       names[`#r${i}`] = field;
-      return `#r${i}`;
+      removes.push(`#r${i}`);
     });
     try {
       const result = await this.client.send(new UpdateCommand({
@@ -77,6 +83,35 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
         ConditionExpression: 'attribute_exists(subscriptionId) AND #owner = :owner',
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+      }));
+      return result.Attributes as Subscription;
+    } catch (error) {
+      if (isConditionFailed(error)) return undefined;
+      throw error;
+    }
+  }
+
+  public async rotateSecret(
+    subscriptionId: string, ownerKeyId: string, rotation: SecretRotation, updatedAt: string,
+  ): Promise<Subscription | undefined> {
+    const keep = rotation.previousExpiresAt !== undefined;
+    try {
+      const result = await this.client.send(new UpdateCommand({
+        TableName: this.tableName,
+        Key: { subscriptionId },
+        // Conditional on the secret read before: of two rotations at once, one wins.
+        UpdateExpression: keep
+          ? 'SET secret = :next, previousSecret = :current, previousSecretExpiresAt = :expires, updatedAt = :at'
+          : 'SET secret = :next, updatedAt = :at REMOVE previousSecret, previousSecretExpiresAt',
+        ConditionExpression: 'attribute_exists(subscriptionId) AND ownerKeyId = :owner AND secret = :current',
+        ExpressionAttributeValues: {
+          ':owner': ownerKeyId,
+          ':current': rotation.current,
+          ':next': rotation.next,
+          ':at': updatedAt,
+          ...(keep ? { ':expires': rotation.previousExpiresAt } : {}),
+        },
         ReturnValues: 'ALL_NEW',
       }));
       return result.Attributes as Subscription;

@@ -7,6 +7,8 @@ import { ForbiddenTargetError, WebhookRequest, WebhookResponse, WebhookTransport
 
 /** How much of a receiver's answer we read (and discard) so the connection can be reused. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
+/** How much of it we keep: enough for an error code such as Slack's `channel_is_archived`. */
+const KEPT_RESPONSE_BYTES = 512;
 
 export interface HttpWebhookTransportOptions {
   /** Local runtime only: allow http:// and private, loopback and link-local targets. */
@@ -55,11 +57,17 @@ export class HttpWebhookTransport implements WebhookTransport {
         signal: AbortSignal.timeout(request.timeoutMs),
       }, (res) => {
         let received = 0;
+        const kept: Buffer[] = [];
         res.on('data', (chunk: Buffer) => {
+          if (received < KEPT_RESPONSE_BYTES) kept.push(chunk.subarray(0, KEPT_RESPONSE_BYTES - received));
           received += chunk.length;
           if (received > MAX_RESPONSE_BYTES) res.destroy();
         });
-        const done = () => resolve({ status: res.statusCode ?? 0, retryAfter: headerValue(res.headers['retry-after']) });
+        const done = () => resolve({
+          status: res.statusCode ?? 0,
+          retryAfter: headerValue(res.headers['retry-after']),
+          body: Buffer.concat(kept).toString('utf8'),
+        });
         res.on('end', done);
         res.on('close', done); // destroyed after enough bytes: the status is all we need
         res.on('error', done);

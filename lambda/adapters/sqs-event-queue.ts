@@ -16,8 +16,8 @@ export class SqsEventQueue implements EventQueue {
     private readonly fifo: boolean,
   ) {}
 
-  public async send(messages: readonly QueuedEvent[]): Promise<SendOutcome[]> {
-    const bodies = messages.map((m) => queueMessageBody(m)); // once: sent, and sized for batching
+  public async send(messages: readonly QueuedEvent[], options: { readonly redrive?: boolean } = {}): Promise<SendOutcome[]> {
+    const bodies = messages.map((m) => queueMessageBody(m, options)); // once: sent, and sized for batching
     if (messages.length === 1) {
       const [message] = messages;
       try {

@@ -41,8 +41,9 @@ export class KeyedConcurrencyLimit {
     } finally {
       // Forget keys nobody uses, so a warm container does not keep one per subscription it ever saw.
       const left = this.users.get(key)! - 1;
-      if (left > 0) this.users.set(key, left);
-      else {
+      if (left > 0) {
+        this.users.set(key, left);
+      } else {
         this.users.delete(key);
         this.limits.delete(key);
       }

@@ -1,3 +1,4 @@
+import * as z from 'zod';
 import type { DeliveryResult } from './channels';
 
 /**
@@ -181,14 +182,16 @@ export function healthOf(item: EndpointHealth): EndpointHealth {
   return health as EndpointHealth;
 }
 
-/** The health as `GET /subscriptions/{id}` shows it. */
-export interface HealthView {
-  readonly state: BreakerState;
-  readonly consecutiveFailures: number;
-  readonly openUntil?: string;
+/** The health as `GET /subscriptions/{id}` shows it (also the OpenAPI document's). */
+export const healthViewSchema = z.object({
+  state: z.enum(['closed', 'open', 'half-open'] satisfies BreakerState[])
+    .meta({ description: 'The circuit breaker: closed (sent), open (held back until openUntil), half-open (the next delivery probes)' }),
+  consecutiveFailures: z.number().int().min(0).meta({ description: 'Failures of the endpoint in a row (time-outs, connection errors, 5xx)' }),
+  openUntil: z.iso.datetime().optional(),
   /** Every delivery since then has failed (`disableAfter` counts from here). */
-  readonly failingSince?: string;
-}
+  failingSince: z.iso.datetime().optional().meta({ description: 'Every delivery since then has failed; disableAfter counts from here' }),
+}).meta({ description: 'The endpoint\'s health, present once a delivery failed' });
+export type HealthView = z.infer<typeof healthViewSchema>;
 
 export function healthView(health: EndpointHealth, nowMs: number): HealthView {
   return {

@@ -41,7 +41,9 @@ export const eventEnvelopeSchema = z.looseObject({
     .string({ error: 'must be a string' })
     .trim()
     .min(1, 'must not be empty')
-    .max(MAX_TITLE_LENGTH, `must be at most ${MAX_TITLE_LENGTH} characters`),
+    .max(MAX_TITLE_LENGTH, `must be at most ${MAX_TITLE_LENGTH} characters`)
+    // For the OpenAPI document: the lengths count after trimming, so a blank title is refused.
+    .meta({ pattern: '\\S', description: `Trimmed of surrounding white space, then 1 to ${MAX_TITLE_LENGTH} characters` }),
   details: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
   /** FIFO only: events with the same ordering key are delivered in order (default: the event type). */
   orderingKey: z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
@@ -51,6 +53,10 @@ export const eventEnvelopeSchema = z.looseObject({
       ctx.addIssue({ code: 'custom', path: [field], message: 'is set by the service and cannot be sent; put your own value in details' });
     }
   }
+}).meta({
+  description: `An event as a publisher sends it. Other fields are kept and delivered as sent; ${SERVICE_FIELDS.join(', ')} are set by the service and refused.`,
+  // The refinement above, as JSON Schema (OpenAPI document).
+  not: { anyOf: SERVICE_FIELDS.map((field) => ({ required: [field] })) },
 });
 
 export type EventEnvelope = z.infer<typeof eventEnvelopeSchema>;

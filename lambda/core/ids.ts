@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { decodeTime, encodeTime, monotonicFactory } from 'ulid';
+import * as z from 'zod';
 
 /** Prefixes of our ids: they say what an id names and keep ids of different things apart. */
 export type IdPrefix = 'evt' | 'sub' | 'ntf';
@@ -13,8 +14,17 @@ export function newId(prefix: IdPrefix, now: number = Date.now()): string {
 
 const ULID_BODY = '[0-7][0-9A-HJKMNP-TV-Z]{25}';
 
+function idPattern(prefix: IdPrefix): RegExp {
+  return new RegExp(`^${prefix}_${ULID_BODY}$`);
+}
+
 export function isId(prefix: IdPrefix, value: string | undefined): value is string {
-  return value !== undefined && new RegExp(`^${prefix}_${ULID_BODY}$`).test(value);
+  return value !== undefined && idPattern(prefix).test(value);
+}
+
+/** An id of the kind as a schema (API responses and path parameters in the OpenAPI document). */
+export function idSchema(prefix: IdPrefix) {
+  return z.string().regex(idPattern(prefix), `must look like ${prefix}_<26-character ULID>`);
 }
 
 /** The time (epoch ms) in an id's ULID body: when the id was made. */

@@ -2,7 +2,7 @@ import { EventEnvelope, eventEnvelopeSchema } from './envelope';
 import { byteLength, HttpRequest, HttpResponse, jsonResponse } from './http';
 import { fingerprintOf, scopedIdempotencyKey } from './idempotency';
 import { InboundRejection, InboundSource, inboundEventType, verifyDelivery } from './inbound-webhooks';
-import { IngestService, requireShallowNesting } from './ingest';
+import { AcceptedEvent, IngestService, requireShallowNesting } from './ingest';
 import { HttpProblem, zodFieldErrors } from './problem';
 import { compactJson, joinObjects } from './raw-json';
 
@@ -63,7 +63,7 @@ export class InboundWebhookService {
     const key = delivery.deliveryId ? scopedIdempotencyKey(`webhook:${source.name}`, delivery.deliveryId.slice(0, 255)) : undefined;
     const outcome = await this.ingest.acceptVerified(envelope, eventJson, fingerprintOf(raw), key, `webhook:${source.name}`);
     if (!outcome.accepted) throw outcome.problem;
-    return jsonResponse(202, { eventId: outcome.eventId, status: 'ACCEPTED' }, outcome.replayed ? { 'idempotent-replayed': 'true' } : {});
+    return jsonResponse(202, { eventId: outcome.eventId, status: 'ACCEPTED' } satisfies AcceptedEvent, outcome.replayed ? { 'idempotent-replayed': 'true' } : {});
   }
 
   private async verify(source: InboundSource, request: HttpRequest, raw: string) {

@@ -71,10 +71,18 @@ function parseJson(raw: string): { payload: unknown; payloadJson: string } {
   }
 }
 
+/** The Standard Webhooks headers, each read as `webhook-<name>` or, when absent, Svix's `svix-<name>` (OpenAPI document too). */
+export const STANDARD_WEBHOOK_HEADERS = {
+  id: 'The delivery id: repeats with the same id yield the same event',
+  timestamp: 'Unix seconds; more than 5 minutes off is refused',
+  signature: 'Space-separated `v1,<base64 HMAC-SHA256>` signatures',
+} as const;
+export const STANDARD_WEBHOOK_HEADER_PREFIXES = ['webhook-', 'svix-'] as const;
+
 /** The Standard Webhooks headers, from `webhook-*` or, when those are absent, Svix's `svix-*` names. */
 function standardWebhookHeaders(headers: Headers): Record<string, string> {
-  const pick = (name: string) => headers[`webhook-${name}`] ?? headers[`svix-${name}`] ?? '';
-  return { 'webhook-id': pick('id'), 'webhook-timestamp': pick('timestamp'), 'webhook-signature': pick('signature') };
+  const pick = (name: string) => STANDARD_WEBHOOK_HEADER_PREFIXES.map((prefix) => headers[prefix + name]).find((v) => v !== undefined) ?? '';
+  return Object.fromEntries(Object.keys(STANDARD_WEBHOOK_HEADERS).map((name) => [`webhook-${name}`, pick(name)]));
 }
 
 /** Verifies one secret; throws InboundRejection('signature') when it does not match. */

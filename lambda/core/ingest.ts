@@ -1,12 +1,13 @@
+import * as z from 'zod';
 import { EventEnvelope, eventEnvelopeSchema } from './envelope';
 import { byteLength, HttpRequest, HttpResponse, jsonResponse } from './http';
 import {
   ExistingClaim, fingerprintOf, IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_WINDOW_SECONDS, idempotencyInProgress, idempotencyMismatch,
   IdempotencyStore, parseIdempotencyKeyHeader, scopedIdempotencyKey,
 } from './idempotency';
-import { newId, timeOfId } from './ids';
+import { idSchema, newId, timeOfId } from './ids';
 import { parseJsonBody, requireJsonContentType } from './json-body';
-import { FieldError, HttpProblem, zodFieldErrors } from './problem';
+import { FieldError, HttpProblem, problemSchema, zodFieldErrors } from './problem';
 import { messageGroupOf, QueuedEvent } from './queue-message';
 import { EventQueue, SendOutcome } from './queued-event';
 import { arrayElements, compactJson, memberText } from './raw-json';
@@ -20,6 +21,34 @@ export const MAX_BATCH_EVENTS = 100;
 export const MAX_EVENT_DEPTH = 30;
 /** Below Lambda's 6 MB synchronous payload limit, with room for headers and base64. */
 export const MAX_BATCH_BODY_BYTES = 4 * 1024 * 1024;
+
+/** The answer for an event that is on the queue (POST /events, each accepted item of a batch, POST /webhooks/{source}). */
+export const acceptedEventSchema = z.object({
+  eventId: idSchema('evt'),
+  status: z.literal('ACCEPTED'),
+});
+export type AcceptedEvent = z.infer<typeof acceptedEventSchema>;
+
+/** A batch body: 1 to MAX_BATCH_EVENTS items. */
+function batchOf<T extends z.ZodType>(item: T) {
+  return z.object({
+    events: z.array(item).min(1).max(MAX_BATCH_EVENTS),
+  });
+}
+
+/**
+ * POST /events/batch as documented: events. Each is validated on its own: an invalid one is
+ * answered in its place and the others are queued.
+ */
+export const publishBatchSchema = batchOf(eventEnvelopeSchema);
+/** What the handler checks of the whole batch before each item is validated on its own. */
+const batchShapeSchema = batchOf(z.unknown());
+
+/** POST /events/batch: one result per item, in the request's order. */
+export const batchResultSchema = z.object({
+  events: z.array(z.union([acceptedEventSchema, z.object({ error: problemSchema })])),
+});
+export type BatchResult = z.infer<typeof batchResultSchema>;
 
 export interface IngestConfig {
   /** Largest accepted event body in bytes (the construct's `maxEventSize`). */
@@ -87,7 +116,7 @@ export class IngestService {
     };
     const [outcome] = await this.accept([candidate], request.callerKeyId);
     if (!outcome.accepted) throw outcome.problem;
-    return jsonResponse(202, { eventId: outcome.eventId, status: 'ACCEPTED' }, {
+    return jsonResponse(202, { eventId: outcome.eventId, status: 'ACCEPTED' } satisfies AcceptedEvent, {
       location: `/events/${outcome.eventId}`,
       ...(outcome.replayed ? { 'idempotent-replayed': 'true' } : {}),
     });
@@ -146,9 +175,9 @@ export class IngestService {
     }
     return jsonResponse(202, {
       events: results.map((r) => (r!.accepted
-        ? { eventId: r!.eventId, status: 'ACCEPTED' }
+        ? { eventId: r!.eventId, status: 'ACCEPTED' as const }
         : { error: r!.problem.toJSON() })),
-    });
+    } satisfies BatchResult);
   }
 
   private validateEnvelope(body: unknown, pathPrefix: string): EventEnvelope {
@@ -307,16 +336,15 @@ type Plan =
   };
 
 function parseBatch(body: unknown): unknown[] {
-  if (typeof body !== 'object' || body === null || Array.isArray(body) || !Array.isArray((body as { events?: unknown }).events)) {
+  const parsed = batchShapeSchema.safeParse(body);
+  if (parsed.success) return parsed.data.events;
+  const events = (body as { events?: unknown } | null)?.events;
+  if (!Array.isArray(events)) {
     throw HttpProblem.badRequest('The body must be an object with an "events" array.', [{ path: '/events', message: 'must be an array' }]);
   }
-  const events = (body as { events: unknown[] }).events;
-  if (events.length === 0 || events.length > MAX_BATCH_EVENTS) {
-    throw HttpProblem.badRequest(`A batch holds 1 to ${MAX_BATCH_EVENTS} events.`, [
-      { path: '/events', message: `must hold 1 to ${MAX_BATCH_EVENTS} events, got ${events.length}` },
-    ]);
-  }
-  return events;
+  throw HttpProblem.badRequest(`A batch holds 1 to ${MAX_BATCH_EVENTS} events.`, [
+    { path: '/events', message: `must hold 1 to ${MAX_BATCH_EVENTS} events, got ${events.length}` },
+  ]);
 }
 
 /** Rejects values nested deeper than MAX_EVENT_DEPTH, measured without recursion. */

@@ -1,19 +1,19 @@
+import * as z from 'zod';
 import { Channel } from './subscription';
 
 export const NOTIFICATION_STATUSES = ['PENDING', 'DELIVERED', 'FAILED', 'SKIPPED'] as const;
 export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
 
-/** One delivery attempt, as recorded. */
-export interface Attempt {
-  /** ISO-8601 start of the attempt. */
-  readonly at: string;
-  readonly outcome: 'DELIVERED' | 'FAILED';
-  readonly httpStatus?: number;
-  /** SES message id of a sent email. */
-  readonly messageId?: string;
-  readonly latencyMs: number;
-  readonly error?: string;
-}
+/** One delivery attempt, as recorded (and shown by GET /events/{eventId}). */
+export const attemptSchema = z.object({
+  at: z.iso.datetime().meta({ description: 'When the attempt started' }),
+  outcome: z.enum(['DELIVERED', 'FAILED']),
+  httpStatus: z.number().int().optional().meta({ description: "The receiver's HTTP status (webhooks)" }),
+  messageId: z.string().optional().meta({ description: 'SES message id of a sent email' }),
+  latencyMs: z.number(),
+  error: z.string().optional(),
+});
+export type Attempt = Readonly<z.infer<typeof attemptSchema>>;
 
 /** One (event, subscription) pair: an item of the Notifications table. */
 export interface NotificationRecord {

@@ -1,13 +1,27 @@
-import type * as z from 'zod';
+import * as z from 'zod';
 import { HttpResponse } from './http';
 
 /** One field-level error of a problem: a JSON Pointer to the field and what is wrong with it. */
-export interface FieldError {
-  readonly path: string;
-  readonly message: string;
-}
+export const fieldErrorSchema = z.object({
+  path: z.string().meta({ description: 'JSON Pointer to the field (`/events/3/severity`), or to `/headers/…`, `/path/…`, `/query/…`' }),
+  message: z.string(),
+});
+export type FieldError = Readonly<z.infer<typeof fieldErrorSchema>>;
 
-const PROBLEM_TYPE_BASE = 'urn:event-notification-service:problem:';
+export const PROBLEM_TYPE_BASE = 'urn:event-notification-service:problem:';
+
+/**
+ * An error answer, `application/problem+json` (RFC 9457), from the functions and from API Gateway
+ * itself (the construct's gateway responses; its two catch-alls carry no `status`).
+ */
+export const problemSchema = z.object({
+  type: z.string().startsWith(PROBLEM_TYPE_BASE).meta({ description: `\`${PROBLEM_TYPE_BASE}<code>\`, e.g. \`invalid-request\`, \`not-found\`` }),
+  title: z.string(),
+  status: z.number().int().min(400).max(599).optional(),
+  detail: z.string(),
+  errors: z.array(fieldErrorSchema).optional(),
+});
+export type Problem = z.infer<typeof problemSchema>;
 
 /**
  * An RFC 9457 problem. Thrown by the core to end a request with a 4xx/5xx answer;
@@ -38,13 +52,13 @@ export class HttpProblem extends Error {
     this.name = 'HttpProblem';
   }
 
-  public toJSON(): Record<string, unknown> {
+  public toJSON(): Problem {
     return {
       type: PROBLEM_TYPE_BASE + this.code,
       title: this.title,
       status: this.status,
       detail: this.detail,
-      ...(this.errors && this.errors.length > 0 ? { errors: this.errors } : {}),
+      ...(this.errors && this.errors.length > 0 ? { errors: [...this.errors] } : {}),
     };
   }
 }

@@ -4,10 +4,12 @@ import type { WebhookTransport } from './channels/webhook';
 import { ConcurrencyLimit, KeyedConcurrencyLimit } from './concurrency';
 import { BreakerPolicy, DEFAULT_BREAKER_POLICY } from './endpoint-health';
 import { EndpointHealthStore, EndpointHealthTracker, Gate } from './endpoint-health-tracker';
+import { FanOut, PartRecords } from './fan-out';
 import { deterministicId, timeOfId } from './ids';
 import { SubscriptionMatcher } from './matching';
 import { Attempt, NotificationRecord, NotificationStore } from './notification';
 import { messageGroupOf, parseQueueMessage, QueuedEvent, QueuedEventText, queueMessageBody, QueueRecord } from './queue-message';
+import { EventQueue } from './queued-event';
 import { nextDelaySeconds } from './retry-policy';
 import { SchemaValidator } from './schema-validator';
 import { EventNotStorableError, EventStore, StoredEvent } from './stored-event';
@@ -33,6 +35,8 @@ export interface ProcessorMetrics {
     name: 'EventsAccepted' | 'EventsRejected' | 'DeliveriesSucceeded' | 'DeliveriesFailed' | 'DeliveriesRetried' | 'DeliveriesDeferred' | 'SubscriptionsDisabled',
     value: number, channel?: string,
   ): void;
+  /** DeliveryLatency: from the event's receivedAt to the end of the attempt that delivered it (ms). */
+  latency?(channel: string, milliseconds: number): void;
 }
 
 /** Port: structured logs (ids only, never secrets or bodies). */
@@ -62,6 +66,8 @@ export interface ProcessorConfig {
   readonly inboundOwnerKeyIds?: ReadonlyMap<string, string>;
   /** Endpoint health (with `ProcessorDependencies.health`): the breaker's policy and when a failing subscription is disabled. */
   readonly endpointHealth?: { readonly disableAfterSeconds: number; readonly breaker?: BreakerPolicy };
+  /** Subscriptions per follow-up message of a large fan-out (fan-out.ts); undefined: never split. */
+  readonly fanOutSize?: number;
 }
 
 export interface ProcessorDependencies {
@@ -73,6 +79,10 @@ export interface ProcessorDependencies {
   /** Absent when the email channel is off: email notifications are then FAILED with that reason. */
   readonly email?: EmailTransport;
   readonly queue: QueueControl;
+  /** The events queue, for follow-up messages of a large fan-out (none: never split). */
+  readonly followUps?: EventQueue;
+  /** A follow-up's records by key range (none: it reads all of the event's and keeps its part's). */
+  readonly partRecords?: PartRecords;
   readonly pauser: SubscriptionPauser;
   /** Where endpoint health is kept (the Subscriptions table); without it no breaker and no disabling. */
   readonly health?: EndpointHealthStore;
@@ -109,11 +119,13 @@ export class EventProcessor {
   private readonly health: EndpointHealthTracker;
   /** Per subscription, at most as many deliveries in flight as it takes to open its breaker. */
   private readonly endpointSlots: KeyedConcurrencyLimit;
+  private readonly fanOut: FanOut;
 
   constructor(private readonly deps: ProcessorDependencies, private readonly config: ProcessorConfig) {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
     this.limit = new ConcurrencyLimit(config.maxConcurrentDeliveries);
+    this.fanOut = new FanOut({ queue: deps.followUps, records: deps.partRecords, size: config.fanOutSize, log: deps.log });
     this.channels = channelRegistry({ webhook: deps.webhooks, email: deps.email }, () => this.now());
     const breaker = config.endpointHealth?.breaker ?? DEFAULT_BREAKER_POLICY;
     this.endpointSlots = new KeyedConcurrencyLimit(breaker.failureThreshold || DEFAULT_BREAKER_POLICY.failureThreshold);
@@ -182,7 +194,11 @@ export class EventProcessor {
         attempt: r.attempts.length,
         httpStatus: r.attempts[r.attempts.length - 1]?.httpStatus,
       });
-      if (r.status === 'DELIVERED') this.deps.metrics.count('DeliveriesSucceeded', 1, subscription.channel);
+      if (r.status === 'DELIVERED') {
+        this.deps.metrics.count('DeliveriesSucceeded', 1, subscription.channel);
+        const latency = deliveryLatencyMs(event, r);
+        if (latency !== undefined) this.deps.metrics.latency?.(subscription.channel, latency);
+      }
       if (r.status === 'PENDING') this.deps.metrics.count(notSent ? 'DeliveriesDeferred' : 'DeliveriesRetried', 1, subscription.channel);
       if (r.status === 'FAILED') this.deps.metrics.count('DeliveriesFailed', 1, subscription.channel);
     }
@@ -222,8 +238,10 @@ export class EventProcessor {
     // Match first, so the stored event says how many notifications it is waiting for.
     const subscriptions = this.health.withoutDisabled(await this.deps.matcher.match(
       message.event.eventType, message.event.severity, this.config.isolation === 'API_KEY' ? { ownerKeyId: message.publisherKeyId ?? '' } : undefined,
+      message.eventJson,
+      message.fanOut?.subscriptionIds, // a follow-up: its part only (fan-out.ts)
     ));
-    const event: StoredEvent = { ...this.stored(message, message.event, 'ACCEPTED'), matchedSubscriptions: subscriptions.length };
+    const event: StoredEvent = { ...this.stored(message, message.event, 'ACCEPTED'), matchedSubscriptions: message.fanOut?.total ?? subscriptions.length };
     let created: boolean;
     try {
       created = await this.deps.events.putIfAbsent(event);
@@ -236,8 +254,13 @@ export class EventProcessor {
       throw error;
     }
     if (created) this.deps.metrics.count('EventsAccepted', 1);
-    // A new event has no records yet; a repeat or retry reads them so nothing is sent twice.
-    const existing = created ? [] : await this.deps.notifications.list(event.eventId);
+    // A large fan-out goes on in follow-up messages of bounded size (docs/architecture.md "Fan-out").
+    if (this.fanOut.splits(message, subscriptions.length)) {
+      await this.fanOut.split(message, subscriptions, redrive);
+      return undefined;
+    }
+    // A new event has no records yet; a repeat or retry reads them (a follow-up: its part's) so nothing is sent twice.
+    const existing = created ? [] : await this.fanOut.records(message, () => this.deps.notifications.list(event.eventId));
     return { message, event, subscriptions, existing, redrive };
   }
 
@@ -341,9 +364,11 @@ export class EventProcessor {
   }
 
   private async pauseGone(results: readonly DeliveryOutcome[]): Promise<void> {
-    await Promise.all(results.filter((r) => r.result.disableSubscription).map(async ({ record }) => {
-      await this.deps.pauser.disable(record.subscriptionId, 'receiver answered 410 Gone');
-      this.deps.log.warn('Subscription paused: receiver answered 410 Gone', { subscriptionId: record.subscriptionId });
+    await Promise.all(results.filter((r) => r.result.disableSubscription).map(async ({ record, result }) => {
+      // The channel's reason (a webhook's 410 Gone, Slack's `no_service`, …).
+      const reason = result.error ?? 'receiver answered 410 Gone';
+      await this.deps.pauser.disable(record.subscriptionId, reason);
+      this.deps.log.warn('Subscription paused', { subscriptionId: record.subscriptionId, reason });
     }));
   }
 }
@@ -490,6 +515,19 @@ function recordBase(event: StoredEvent, subscription: Subscription, previous: No
     ...(previous?.scheduleStart ? { scheduleStart: previous.scheduleStart } : {}),
     expiresAt: event.expiresAt,
   };
+}
+
+/**
+ * Publish-to-delivery latency of a record this round delivered: from the event's receivedAt
+ * (the time of its id) to the end of the delivering attempt. For a replayed event it includes
+ * the time it spent failed, which is what its subscriber waited.
+ */
+export function deliveryLatencyMs(event: Pick<StoredEvent, 'receivedAt'>, record: NotificationRecord): number | undefined {
+  const last = record.attempts[record.attempts.length - 1];
+  const received = Date.parse(event.receivedAt);
+  const started = Date.parse(last?.at ?? '');
+  if (last?.outcome !== 'DELIVERED' || Number.isNaN(received) || Number.isNaN(started)) return undefined;
+  return Math.max(0, started + last.latencyMs - received);
 }
 
 function describe(error: unknown): string {

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { EventEnvelope, eventEnvelopeSchema } from './envelope';
 import { deterministicId, isId } from './ids';
 import { compactJson } from './raw-json';
+import { MAX_FAN_OUT_PART_SIZE } from '../../src/contract';
 
 /**
  * The events queue's message, in one place: what ingest, inbound webhooks, the replay tool and
@@ -10,6 +11,9 @@ import { compactJson } from './raw-json';
  * Version 2 carries the publisher's envelope as exact JSON text (`eventJson`), so numbers keep
  * every digit and keys their order (raw-json.ts). Version 1 (an object `event`) is still read:
  * a queue may hold messages an older deployment wrote.
+ *
+ * A follow-up message (fan-out.ts) is a version 2 message with `fanOut`: the same event, for a
+ * bounded part of its subscriptions.
  */
 
 /** One SQS record as the processor needs it. */
@@ -32,8 +36,36 @@ const headerFields = {
   redrive: z.boolean().optional(),
 };
 
+/** The most follow-ups of one event (7.5 million subscriptions in parts of 75: more than any event matches). */
+export const MAX_FAN_OUT_PARTS = 100_000;
+
+/**
+ * A follow-up message's share of a large fan-out (docs/architecture.md "Fan-out"): the message is
+ * the event's (same id, same exact text) and delivers it to these subscriptions only.
+ */
+export interface FanOutPart {
+  /** 0-based position among the event's follow-ups. */
+  readonly part: number;
+  readonly parts: number;
+  /** Subscriptions the event matched when it was split (the stored event's matchedSubscriptions). */
+  readonly total: number;
+  /** Strictly ascending, so they are one key range of the event's notification records. */
+  readonly subscriptionIds: readonly string[];
+}
+
+const fanOutSchema = z.object({
+  part: z.number().int().min(0),
+  parts: z.number().int().min(1).max(MAX_FAN_OUT_PARTS),
+  total: z.number().int().min(1).max(MAX_FAN_OUT_PARTS * MAX_FAN_OUT_PART_SIZE),
+  subscriptionIds: z.array(z.string().refine((id) => isId('sub', id), 'must be a sub_ id')).min(1).max(MAX_FAN_OUT_PART_SIZE),
+}).refine((f) => f.part < f.parts, { message: 'must be below parts', path: ['part'] })
+  .refine((f) => f.subscriptionIds.length <= f.total, { message: 'must not hold more ids than total', path: ['subscriptionIds'] })
+  .refine((f) => f.subscriptionIds.every((id, i) => i === 0 || f.subscriptionIds[i - 1] < id), {
+    message: 'must be strictly ascending', path: ['subscriptionIds'],
+  });
+
 const messageSchema = z.discriminatedUnion('v', [
-  z.object({ v: z.literal(2), ...headerFields, eventJson: z.string().min(2) }),
+  z.object({ v: z.literal(2), ...headerFields, eventJson: z.string().min(2), fanOut: fanOutSchema.optional() }),
   z.object({ v: z.literal(1), ...headerFields, event: z.unknown() }),
 ]);
 
@@ -48,6 +80,8 @@ export interface QueuedEventText {
   readonly publisherKeyId?: string;
   /** The publisher's envelope: compact, exact JSON text. */
   readonly eventJson: string;
+  /** Set on a follow-up message: it delivers the event to these subscriptions only. */
+  readonly fanOut?: FanOutPart;
 }
 
 /** A queued event whose envelope passed validation: its text plus a parsed view of it. */
@@ -56,7 +90,7 @@ export interface QueuedEvent extends QueuedEventText {
   readonly event: EventEnvelope;
 }
 
-/** The message body for a queued event; `redrive` marks dead-letter copies. */
+/** The message body for a queued event (a follow-up keeps its part); `redrive` marks dead-letter copies. */
 export function queueMessageBody(message: QueuedEventText, options: { readonly redrive?: boolean } = {}): string {
   return JSON.stringify({
     v: 2,
@@ -65,6 +99,7 @@ export function queueMessageBody(message: QueuedEventText, options: { readonly r
     source: message.source,
     ...(message.publisherKeyId ? { publisherKeyId: message.publisherKeyId } : {}),
     eventJson: message.eventJson,
+    ...(message.fanOut ? { fanOut: message.fanOut } : {}),
     ...(options.redrive ? { redrive: true } : {}),
   });
 }
@@ -116,6 +151,7 @@ export function parseQueueMessage(record: QueueRecord, queuePublisherKeyId?: str
       source: m.source,
       ...(m.publisherKeyId ? { publisherKeyId: m.publisherKeyId } : {}),
       eventJson: m.v === 2 ? m.eventJson : JSON.stringify(m.event ?? null),
+      ...(m.v === 2 && m.fanOut ? { fanOut: m.fanOut } : {}),
     };
   } else {
     text = {

@@ -8,6 +8,7 @@ export interface EventQueue {
   /**
    * Sends messages and reports, in order, which ones the queue accepted. Resolves only when
    * every message has an outcome; it never reports success for a message the queue did not take.
+   * `redrive` marks them as a redrive's (the processor's follow-ups of a replayed event).
    */
-  send(messages: readonly QueuedEvent[]): Promise<SendOutcome[]>;
+  send(messages: readonly QueuedEvent[], options?: { readonly redrive?: boolean }): Promise<SendOutcome[]>;
 }

@@ -1,7 +1,8 @@
 /**
  * SQS hides a message for at most 12 hours counted from when it was received, and the processor
- * asks only after its deliveries (up to its 150 s time limit): keep a quarter of an hour spare, or
- * ChangeMessageVisibility is refused and the retry comes back after the queue's own timeout.
+ * asks only after its deliveries (up to its time limit, at most 10 minutes: src/functions/sizing.ts):
+ * keep a quarter of an hour spare, or ChangeMessageVisibility is refused and the retry comes back
+ * after the queue's own timeout.
  */
 export const MAX_DELAY_SECONDS = 12 * 60 * 60 - 15 * 60;
 const JITTER = 0.2;

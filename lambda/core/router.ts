@@ -1,10 +1,17 @@
 import { HttpRequest, HttpResponse } from './http';
 import { HttpProblem, problemResponse } from './problem';
+import type { ApiFunction, RoutesOf } from '../../src/contract';
 
 export type RouteHandler = (request: HttpRequest) => Promise<HttpResponse>;
 
 /** Routes keyed by `METHOD route-template`, e.g. `GET /subscriptions/{subscriptionId}`. */
 export type Routes = Readonly<Record<string, RouteHandler>>;
+
+/**
+ * A function's route table: exactly the routes `API_ROUTES` (src/contract) gives it, no more, no
+ * fewer, so a route cannot be served without being in the contract and the OpenAPI document.
+ */
+export type RouteTable<F extends ApiFunction> = { readonly [R in RoutesOf<F>]: RouteHandler };
 
 /** Error reporting hook: the entry point logs unexpected errors its own way. */
 export type UnexpectedErrorHook = (error: unknown, request: HttpRequest) => void;

@@ -4,9 +4,11 @@ import { HEALTH_ATTRIBUTES } from './endpoint-health';
 import { emptyResponse, HttpRequest, HttpResponse, jsonResponse } from './http';
 import { isId, newId } from './ids';
 import { parseJsonBody, requireJsonContentType } from './json-body';
+import { filterTextOf } from './payload-filter';
 import { HttpProblem } from './problem';
 import {
-  createSubscriptionSchema, publicView, Subscription, SubscriptionChanges, TargetPolicy, targetError,
+  CreatedSubscription, createSubscriptionSchema, publicView, RotatedSecret, rotateSecretSchema, Subscription, SubscriptionChanges,
+  subscriptionViewSchema, TargetPolicy, targetError,
   updateSubscriptionSchema,
 } from './subscription';
 
@@ -25,6 +27,7 @@ function revival(nowMs: number): AttributeChanges {
     remove: [...HEALTH_ATTRIBUTES.filter((a) => a !== 'healthFailures' && a !== 'healthAt'), 'disabledReason', 'disabledAt', 'pausedReason'],
   };
 }
+
 export const MAX_PAGE_SIZE = 100;
 
 export interface SubscriptionPage {
@@ -49,12 +52,35 @@ export interface SubscriptionStore {
   ): Promise<Subscription | undefined>;
   /** Deletes it if it exists and belongs to the owner; false otherwise. */
   delete(subscriptionId: string, ownerKeyId: string): Promise<boolean>;
+  /**
+   * Sets `secret` to `rotation.next` and keeps `rotation.current` as `previousSecret` until
+   * `rotation.previousExpiresAt` (without one, drops any previous secret), if the subscription
+   * exists, belongs to the owner and its secret is still `rotation.current`; undefined otherwise.
+   */
+  rotateSecret(subscriptionId: string, ownerKeyId: string, rotation: SecretRotation, updatedAt: string): Promise<Subscription | undefined>;
 }
 
-const listQuerySchema = z.object({
+export interface SecretRotation {
+  readonly current: string;
+  readonly next: string;
+  readonly previousExpiresAt?: string;
+}
+
+/** How long a rotated-out secret still signs deliveries by default (the `secretRotationOverlap` prop). */
+export const DEFAULT_SECRET_ROTATION_OVERLAP_SECONDS = 24 * 3600;
+
+/** GET /subscriptions: the query parameters (also the OpenAPI document's). */
+export const listQuerySchema = z.object({
   limit: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE}`).default(DEFAULT_PAGE_SIZE),
-  nextToken: z.string().max(200, 'is not a valid token').optional(),
+  nextToken: z.string().max(200, 'is not a valid token').optional().meta({ description: 'The `nextToken` of the previous page' }),
 });
+
+/** GET /subscriptions: one page of the caller's subscriptions. */
+export const subscriptionPageSchema = z.object({
+  items: z.array(subscriptionViewSchema),
+  nextToken: z.string().optional().meta({ description: 'Present when there may be more: pass it as the nextToken query parameter' }),
+});
+export type SubscriptionPageView = z.infer<typeof subscriptionPageSchema>;
 
 /**
  * The subscriptions API (docs/architecture.md "Tenants"). Subscriptions belong to the API key that created them:
@@ -67,6 +93,8 @@ export class SubscriptionsService {
     private readonly now: () => number = Date.now,
     /** One key cannot multiply every event's fan-out: at most this many subscriptions per key. */
     private readonly maxPerKey: number = 100,
+    /** How long a rotated-out secret still signs deliveries (0: not at all). */
+    private readonly secretRotationOverlapSeconds: number = DEFAULT_SECRET_ROTATION_OVERLAP_SECONDS,
   ) {}
 
   public async create(request: HttpRequest): Promise<HttpResponse> {
@@ -77,6 +105,8 @@ export class SubscriptionsService {
     const input = parsed.data;
     const problem = targetError(input.channel, input.target, this.policy);
     if (problem) throw HttpProblem.badRequest('The subscription target is not valid.', [{ path: '/target', message: problem }]);
+    // The parsed body has rounded the filter's numbers: keep the text as sent.
+    const filter = input.filter ? filterTextOf(request.body!) : undefined;
 
     // Checked before the write: concurrent creates by one key can pass it together, so a key may
     // end a few over the limit for a moment, never unboundedly.
@@ -94,13 +124,15 @@ export class SubscriptionsService {
       target: input.target,
       enabled: input.enabled,
       ...(input.description !== undefined ? { description: input.description } : {}),
+      ...(filter !== undefined ? { filter } : {}),
       ...(describeChannel(input.channel).hasSigningSecret ? { secret: newSigningSecret() } : {}),
       createdAt: at,
       updatedAt: at,
     };
     await this.store.create(subscription);
     // The secret is shown this once; GET never returns it.
-    return jsonResponse(201, { ...publicView(subscription, this.now()), ...(subscription.secret ? { secret: subscription.secret } : {}) }, {
+    const created: CreatedSubscription = { ...publicView(subscription, this.now()), ...(subscription.secret ? { secret: subscription.secret } : {}) };
+    return jsonResponse(201, created, {
       location: `/subscriptions/${subscription.subscriptionId}`,
     });
   }
@@ -114,7 +146,7 @@ export class SubscriptionsService {
     return jsonResponse(200, {
       items: page.items.map((s) => publicView(s, this.now())),
       ...(page.lastSubscriptionId ? { nextToken: Buffer.from(page.lastSubscriptionId).toString('base64url') } : {}),
-    });
+    } satisfies SubscriptionPageView);
   }
 
   public async get(request: HttpRequest): Promise<HttpResponse> {
@@ -131,7 +163,8 @@ export class SubscriptionsService {
     requireJsonContentType(request);
     const parsed = updateSubscriptionSchema.safeParse(parseJsonBody(request.body));
     if (!parsed.success) throw HttpProblem.fromZod(parsed.error, 'The changes are not valid.');
-    const changes = parsed.data;
+    const { filter, ...fields } = parsed.data;
+    const changes: SubscriptionChanges = { ...fields, ...(filter !== undefined ? { filter: filter && filterTextOf(request.body!) } : {}) };
     if (changes.target !== undefined) {
       // The target is checked against the channel, which only the stored item knows.
       const existing = await this.store.get(id);
@@ -145,6 +178,48 @@ export class SubscriptionsService {
     const updated = await this.store.update(id, owner, changes, new Date(now).toISOString(), revive);
     if (!updated) throw notFound(id);
     return jsonResponse(200, publicView(updated, now));
+  }
+
+  /**
+   * `POST /subscriptions/{id}/secret/rotate` (docs/architecture.md "Delivery"): a new
+   * signing secret, shown this once. The replaced one keeps signing deliveries (next to the new
+   * one) for the overlap, so receivers can switch without missing a delivery. At most two secrets
+   * are ever valid: rotating again within the overlap drops the oldest at once.
+   */
+  public async rotateSecret(request: HttpRequest): Promise<HttpResponse> {
+    const owner = requireOwner(request);
+    const id = subscriptionIdOf(request);
+    if (request.body !== undefined && request.body.trim() !== '') {
+      requireJsonContentType(request);
+      const parsed = rotateSecretSchema.safeParse(parseJsonBody(request.body));
+      if (!parsed.success) throw HttpProblem.fromZod(parsed.error, 'A rotation takes no fields: send no body or {}.');
+    }
+    const existing = await this.store.get(id);
+    if (!existing || existing.ownerKeyId !== owner) throw notFound(id);
+    if (!describeChannel(existing.channel).hasSigningSecret || !existing.secret) {
+      throw new HttpProblem(409, 'no-signing-secret', 'No signing secret',
+        `${existing.channel} subscriptions are not signed: there is no secret to rotate.`);
+    }
+    const nowMs = this.now();
+    const secret = newSigningSecret();
+    const previousExpiresAt = this.secretRotationOverlapSeconds > 0
+      ? new Date(nowMs + this.secretRotationOverlapSeconds * 1000).toISOString()
+      : undefined;
+    const rotation = { current: existing.secret, next: secret, previousExpiresAt };
+    const rotated = await this.store.rotateSecret(id, owner, rotation, new Date(nowMs).toISOString());
+    if (!rotated) {
+      // Deleted meanwhile, or another rotation won: only the secret that was stored may be shown.
+      const again = await this.store.get(id);
+      if (!again || again.ownerKeyId !== owner) throw notFound(id);
+      throw new HttpProblem(409, 'rotation-conflict', 'Rotated meanwhile',
+        'Another request rotated this secret at the same moment; its answer holds the new secret. Rotate again if you need one.');
+    }
+    const answer: RotatedSecret = {
+      ...publicView(rotated, nowMs),
+      secret,
+      ...(previousExpiresAt ? { previousSecretExpiresAt: previousExpiresAt } : {}),
+    };
+    return jsonResponse(200, answer);
   }
 
   public async remove(request: HttpRequest): Promise<HttpResponse> {

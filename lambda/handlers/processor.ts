@@ -10,7 +10,10 @@ import { DynamoNotificationStore } from '../adapters/dynamo-notification-store';
 import { DynamoSubscriptionIndex } from '../adapters/dynamo-subscription-index';
 import { HttpWebhookTransport } from '../adapters/http-webhook-transport';
 import { SesEmailTransport } from '../adapters/ses-email-transport';
+import { SqsEventQueue } from '../adapters/sqs-event-queue';
 import { SqsQueueControl } from '../adapters/sqs-queue-control';
+import { configureTracing } from '../adapters/tracing';
+import { fanOutSize } from '../core/fan-out';
 import { SubscriptionMatcher } from '../core/matching';
 import { EventProcessor, RetryLaterError } from '../core/processor';
 import { JsonSchemaValidator } from '../core/schema-validator';
@@ -18,6 +21,7 @@ import { JsonSchemaValidator } from '../core/schema-validator';
 /** Processor function: consumes the events queue with per-record partial batch failures. */
 const config = readConfig(processorConfigSchema);
 const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'event-notification-service';
+const traced = configureTracing(config.POWERTOOLS_TRACE_ENABLED, serviceName); // before the SDK clients
 const logger = new Logger({ serviceName });
 const metrics = new Metrics({ serviceName, namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'EventNotificationService' });
 const documents = dynamoDocumentClient();
@@ -27,45 +31,20 @@ const subscriptionIndex = new DynamoSubscriptionIndex(documents, config.SUBSCRIP
 
 const queueControl = new SqsQueueControl(sqs(), config.QUEUE_URL, config.DEAD_LETTER_QUEUE_URL, config.QUEUE_FIFO);
 
-/**
- * DeliveryLatency (ms): from the event's receivedAt to the end of its successful attempt, per
- * channel. The processor stores (or re-reads) each event before delivering it, then saves the
- * records it changed: a record saved DELIVERED was delivered by this round's last attempt.
- */
-const receivedAt = new Map<string, number>();
-const eventStore = new DynamoEventStore(documents, config.EVENTS_TABLE_NAME);
 const notificationStore = new DynamoNotificationStore(documents, config.NOTIFICATIONS_TABLE_NAME);
-const events: typeof eventStore = Object.assign(Object.create(eventStore) as typeof eventStore, {
-  putIfAbsent: (event: Parameters<typeof eventStore.putIfAbsent>[0]) => {
-    receivedAt.set(event.eventId, Date.parse(event.receivedAt));
-    return eventStore.putIfAbsent(event);
-  },
-});
-const notifications: typeof notificationStore = Object.assign(Object.create(notificationStore) as typeof notificationStore, {
-  saveAll: async (records: Parameters<typeof notificationStore.saveAll>[0]) => {
-    await notificationStore.saveAll(records);
-    for (const r of records) {
-      const last = r.attempts[r.attempts.length - 1];
-      const received = receivedAt.get(r.eventId);
-      if (r.status !== 'DELIVERED' || last?.outcome !== 'DELIVERED' || received === undefined || Number.isNaN(received)) continue;
-      const latency = Math.max(0, Date.parse(last.at) + last.latencyMs - received);
-      if (Number.isNaN(latency)) continue;
-      recorded = true;
-      const single = metrics.singleMetric();
-      single.addDimension('channel', r.channel);
-      single.addMetric('DeliveryLatency', MetricUnit.Milliseconds, latency);
-    }
-  },
-});
 
 const processor = new EventProcessor({
-  events,
-  notifications,
+  events: new DynamoEventStore(documents, config.EVENTS_TABLE_NAME),
+  notifications: notificationStore,
   matcher: new SubscriptionMatcher(subscriptionIndex, config.SUBSCRIPTION_CACHE_TTL_SECONDS * 1000),
   schemas: new JsonSchemaValidator(config.EVENT_SCHEMAS),
-  webhooks: new HttpWebhookTransport({ allowPrivateTargets: config.ALLOW_PRIVATE_TARGETS }),
+  webhooks: traced.webhooks(new HttpWebhookTransport({ allowPrivateTargets: config.ALLOW_PRIVATE_TARGETS })),
   email: config.EMAIL_FROM_ADDRESS ? new SesEmailTransport(ses(), config.EMAIL_FROM_ADDRESS, config.SES_CONFIGURATION_SET) : undefined,
   queue: queueControl,
+  // FIFO queues keep a large fan-out in the event's own message: follow-ups would queue behind
+  // later events of the ordering key (docs/architecture.md "Fan-out").
+  followUps: config.QUEUE_FIFO ? undefined : new SqsEventQueue(sqs(), config.QUEUE_URL, false),
+  partRecords: notificationStore,
   pauser: subscriptionIndex,
   health: new DynamoEndpointHealthStore(documents, config.SUBSCRIPTIONS_TABLE_NAME),
   metrics: {
@@ -77,6 +56,12 @@ const processor = new EventProcessor({
         single.addDimension('channel', channel);
         single.addMetric(name, MetricUnit.Count, value);
       }
+    },
+    latency: (channel, milliseconds) => {
+      recorded = true;
+      const single = metrics.singleMetric();
+      single.addDimension('channel', channel);
+      single.addMetric('DeliveryLatency', MetricUnit.Milliseconds, milliseconds);
     },
   },
   log: {
@@ -93,6 +78,11 @@ const processor = new EventProcessor({
   queuePublisherKeyId: config.QUEUE_PUBLISHER_KEY_ID,
   inboundOwnerKeyIds: config.INBOUND_OWNER_KEY_IDS,
   endpointHealth: { disableAfterSeconds: config.DISABLE_AFTER_SECONDS, breaker: config.CIRCUIT_BREAKER },
+  fanOutSize: config.FAN_OUT_SIZE ?? fanOutSize({
+    functionTimeoutMs: config.FUNCTION_TIMEOUT_SECONDS * 1000,
+    webhookTimeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    concurrency: config.MAX_CONCURRENT_DELIVERIES,
+  }),
 });
 
 async function handleRecord(record: SQSRecord, context: Context): Promise<void> {
@@ -114,7 +104,7 @@ async function handleRecord(record: SQSRecord, context: Context): Promise<void> 
   }
 }
 
-export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+export const handler = traced.handler(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
   logger.addContext(context);
   try {
     // A batch whose every record is waiting for a retry is normal, not a function error: it must
@@ -145,6 +135,5 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
   } finally {
     if (recorded) metrics.publishStoredMetrics();
     recorded = false;
-    receivedAt.clear();
   }
-};
+});

@@ -2,13 +2,14 @@ import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { INGEST_SETTINGS, MANAGEMENT_SETTINGS, PROCESSOR_SETTINGS, SETTINGS_FILE_VARIABLE } from '../../src/contract';
-import { apiEvent, ApiEventOptions, lambdaContext, sqsEvent, sqsRecord } from '../helpers/api-event';
+import { apiEvent, ApiEventOptions } from '../helpers/api-event';
 import { FAKE_AWS_ENV, LocalDynamo } from '../helpers/dynamo';
 import { apiGatewayInvoke } from '../helpers/iam-evaluate';
 import { answerLocally, IamRequest, RequestRecorder } from '../helpers/iam-recorder';
 import { ACCOUNT, EMAIL_FROM, FunctionWiring, INBOUND_SOURCE_NAME, REGION, ResolvedTemplate, SCHEMA_EVENT_TYPE } from '../helpers/iam-template';
 import { Receiver, startReceiver } from '../helpers/receivers';
 import { LocalSes } from '../helpers/ses';
+import { lambdaContext, sqsEvent, sqsRecord } from '../helpers/sqs-event';
 
 /*
  * Drives the three handlers through every code path that calls AWS, each configured exactly as
@@ -51,6 +52,8 @@ export class VariantScenarios {
   private readonly commands = new Map<string, string[]>();
   /** Bodies the ingest function sent to the events queue, by event id. */
   private readonly queued = new Map<string, string>();
+  /** Follow-up messages of a fan-out the processor sent to the events queue. */
+  private readonly followUps: string[] = [];
   private sqsFailures = 0;
   private readonly receivers: Receiver[] = [];
   private ingest!: ApiHandler;
@@ -161,7 +164,11 @@ export class VariantScenarios {
         return { MessageId: randomUUID(), MD5OfMessageBody: md5(input.MessageBody) };
       },
       SendMessageBatchCommand: (input) => {
-        for (const entry of input.Entries) this.queued.set(JSON.parse(entry.MessageBody).eventId, entry.MessageBody);
+        for (const entry of input.Entries) {
+          const body = JSON.parse(entry.MessageBody);
+          if (body.fanOut) this.followUps.push(entry.MessageBody);
+          else this.queued.set(body.eventId, entry.MessageBody);
+        }
         const successful = input.Entries.map((e: any) => ({ Id: e.Id, MessageId: randomUUID(), MD5OfMessageBody: md5(e.MessageBody) }));
         return { Successful: successful, Failed: [] };
       },
@@ -292,6 +299,9 @@ export class VariantScenarios {
     await this.scenario('management: PATCH /subscriptions/{id}', async () => {
       expectStatus(await this.api('Management', { method: 'PATCH', ...byId, body: { severityFilter: 'MEDIUM' } }), 200);
     });
+    await this.scenario('management: POST /subscriptions/{id}/secret/rotate', async () => {
+      expectStatus(await this.api('Management', { method: 'POST', ...byId, resource: '/subscriptions/{subscriptionId}/secret/rotate' }), 200);
+    });
     const throwaway = await this.scenario('management: POST /subscriptions (to delete)', () => this.subscribe('iam.throwaway', 'WEBHOOK', `${ok.url}/throwaway`));
     await this.scenario('management: DELETE /subscriptions/{id}', async () => {
       expectStatus(await this.api('Management', {
@@ -334,6 +344,20 @@ export class VariantScenarios {
       await this.deliver('iam.gone.finished');
       expect(gone.requests.length).toBeGreaterThan(0);
     });
+    if (!this.fifo) {
+      // More subscriptions than one follow-up holds (75 with the default webhook timeout).
+      await this.scenario('management: POST /subscriptions (a large fan-out)', async () => {
+        for (let i = 0; i < 76; i++) await this.subscribe('iam.fanout.*', 'WEBHOOK', `${ok.url}/fan-out/${i}`);
+      });
+      await this.scenario('processor: large fan-out split into follow-up messages on the events queue', async () => {
+        expect((await this.deliver('iam.fanout.finished')).result.batchItemFailures).toEqual([]);
+        expect(this.followUps).toHaveLength(2);
+      });
+      await this.scenario('processor: a follow-up reads its part\'s records by key range and delivers them', async () => {
+        const [body] = this.followUps;
+        expect((await this.deliver('iam.fanout.finished', { body, receiveCount: 2 })).result.batchItemFailures).toEqual([]);
+      });
+    }
     if (this.email) {
       await this.scenario('processor: email delivery (SES)', async () => {
         const run = await this.deliver('iam.mail.sent');

@@ -1,13 +1,16 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { openApiDocument } from '../../lambda/openapi/document';
 import { DevExitedError, DevProcess, killAllChildren, startDev, until } from '../helpers/dev-process';
+import { observe, OpenApiChecker } from '../helpers/openapi';
 import { ReceiverPool } from '../helpers/receivers';
 
 /*
  * Endpoint health through `npm run dev` as a user runs it (docs/architecture.md "Endpoint
  * health"): a subscription whose every delivery fails for --disable-after is disabled with its
  * reason, its open notifications end SKIPPED, it gets nothing more; PATCH enabled: true revives it.
+ * Every subscriptions answer is checked against the OpenAPI document (health, disabledReason, …).
  */
 
 const KEY = 'health-test-key-0001';
@@ -20,14 +23,17 @@ afterAll(async () => {
   for (const folder of folders) fs.rmSync(folder, { recursive: true, force: true });
 });
 
+const checker = new OpenApiChecker(openApiDocument());
+
 const call = async (dev: DevProcess, method: string, route: string, body?: unknown) => {
-  const response = await fetch(dev.apiUrl + route, {
+  const response = await observe(await fetch(dev.apiUrl + route, {
     method,
     headers: { 'x-api-key': KEY, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, json: text ? JSON.parse(text) : undefined };
+  }));
+  const resource = route.split('?')[0].replace(/^\/subscriptions\/[^/]+/, '/subscriptions/{subscriptionId}').replace(/^\/events\/[^/]+$/, '/events/{eventId}');
+  expect(checker.responseErrors(method, resource, response)).toEqual([]);
+  return { status: response.status, json: response.text ? JSON.parse(response.text) : undefined };
 };
 
 const dataDir = () => {

@@ -18,10 +18,22 @@ function keyId(s: { stack: Stack; svc: EventNotificationService }): string {
 describe('log groups', () => {
   const s = synth();
 
-  test('every log group (three functions, API access logs) is encrypted with the service key', () => {
+  test('every log group (three functions, API access and execution logs) is encrypted with the service key', () => {
     const groups = Object.values(s.template.findResources('AWS::Logs::LogGroup'));
-    expect(groups).toHaveLength(4);
+    expect(groups).toHaveLength(5);
     for (const g of groups) expect(g.Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [keyId(s), 'Arn'] });
+  });
+
+  test('API Gateway\'s execution log group exists before the stage, under the name API Gateway writes to', () => {
+    const apiId = s.stack.getLogicalId(s.svc.api.node.defaultChild as any);
+    const [[groupId, group]] = Object.entries(s.template.findResources('AWS::Logs::LogGroup', {
+      Properties: { LogGroupName: Match.anyValue() },
+    })).filter(([, g]) => JSON.stringify(g.Properties.LogGroupName).includes('API-Gateway-Execution-Logs_'));
+    expect(group.Properties.LogGroupName).toEqual({ 'Fn::Join': ['', ['API-Gateway-Execution-Logs_', { Ref: apiId }, '/v1']] });
+    expect(group.Properties.RetentionInDays).toBe(30);
+    const [stage] = Object.values(s.template.findResources('AWS::ApiGateway::Stage'));
+    expect(stage.Properties.StageName).toBe('v1');
+    expect(stage.DependsOn).toContain(groupId);
   });
 
   test('the key lets CloudWatch Logs of this region use it, for this account\'s log groups only', () => {

@@ -1,5 +1,6 @@
 import type { DeliveryChannel } from './channel';
 import { emailChannel, EmailTransport } from './email';
+import { slackChannel } from './slack';
 import { webhookChannel, WebhookTransport } from './webhook';
 
 export type { DeliveryAttempt, DeliveryChannel, DeliveryResult, TargetPolicy } from './channel';
@@ -9,11 +10,12 @@ export type { DeliveryAttempt, DeliveryChannel, DeliveryResult, TargetPolicy } f
  * touches its folder under `channels/` and this file only: its name in `CHANNELS`, its transport
  * in `ChannelTransports` and its factory in `FACTORIES`.
  */
-export const CHANNELS = ['EMAIL', 'WEBHOOK'] as const;
+export const CHANNELS = ['EMAIL', 'WEBHOOK', 'SLACK'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
 /** The transport ports a deployment provides; a channel without its transport fails every attempt for good. */
 export interface ChannelTransports {
+  /** HTTP POSTs with the SSRF guard: webhooks and Slack's incoming webhooks. */
   readonly webhook?: WebhookTransport;
   readonly email?: EmailTransport;
 }
@@ -24,6 +26,7 @@ export type ChannelFactory = (transports: ChannelTransports, now: () => number) 
 const FACTORIES: Readonly<Record<Channel, ChannelFactory>> = {
   EMAIL: (t) => emailChannel(t.email),
   WEBHOOK: (t, now) => webhookChannel(t.webhook, now),
+  SLACK: (t, now) => slackChannel(t.webhook, now),
 };
 
 /** Every channel, built over the given transports. */

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoEndpointHealthStore } from '../../../lambda/adapters/dynamo-endpoint-health-store';
-import { apiEvent, ApiHandler, jsonBody, loadHandler } from '../../helpers/api-event';
+import { apiEvent } from '../../helpers/api-event';
 import { handlerEnv, LocalDynamo, startDynamo } from '../../helpers/dynamo';
+import { ApiHandler, loadHandler } from '../../helpers/handlers';
+import { jsonBody } from '../../helpers/problems';
 
 /**
  * The subscriptions API's side of endpoint health, through the management handler's bundle:

@@ -1,11 +1,11 @@
 import type { DeliveryChannel } from '../channel';
 import { judgeWebhookError, judgeWebhookResponse } from './outcome';
-import { signedWebhookHeaders, webhookBody } from './signing';
+import { previousSecretAt, signedWebhookHeaders, webhookBody } from './signing';
 import { webhookTargetError } from './target';
 import type { WebhookTransport } from './transport';
 
 export { judgeWebhookError, judgeWebhookResponse } from './outcome';
-export { newWebhookSecret, signedWebhookHeaders, webhookBody } from './signing';
+export { newWebhookSecret, previousSecretAt, signedWebhookHeaders, webhookBody } from './signing';
 export { webhookTargetError } from './target';
 export { ForbiddenTargetError } from './transport';
 export type { WebhookRequest, WebhookResponse, WebhookTransport } from './transport';
@@ -28,7 +28,8 @@ export function webhookChannel(transport: WebhookTransport | undefined, now: () 
       try {
         const response = await transport.post({
           url: subscription.target,
-          headers: signedWebhookHeaders(subscription.secret, notificationId, new Date(startedMs), body),
+          // During a rotation's overlap both secrets sign (secret rotation, docs/architecture.md "Delivery").
+          headers: signedWebhookHeaders(subscription.secret, notificationId, new Date(startedMs), body, previousSecretAt(subscription, startedMs)),
           body,
           timeoutMs,
         });

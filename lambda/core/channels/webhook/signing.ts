@@ -19,9 +19,16 @@ export function webhookBody(event: StoredEvent): string {
   return stringifyWithRaw({ type: event.eventType, timestamp: event.receivedAt }, 'data', joinObjects(service, event.eventJson));
 }
 
-/** Standard Webhooks headers: `webhook-id` stable across retries, timestamp of this attempt. */
-export function signedWebhookHeaders(secret: string, webhookId: string, at: Date, body: string): Record<string, string> {
-  const signature = new Webhook(secret).sign(webhookId, at, body);
+/**
+ * Standard Webhooks headers: `webhook-id` stable across retries, timestamp of this attempt. With
+ * `previousSecret` (a rotation's overlap) the signature header carries both signatures,
+ * `v1,<new> v1,<old>` (the spec allows several, space-separated): a receiver verifying with
+ * either secret accepts the delivery.
+ */
+export function signedWebhookHeaders(secret: string, webhookId: string, at: Date, body: string, previousSecret?: string): Record<string, string> {
+  const signature = [secret, ...(previousSecret ? [previousSecret] : [])]
+    .map((key) => new Webhook(key).sign(webhookId, at, body))
+    .join(' ');
   return {
     'content-type': 'application/json',
     'user-agent': 'event-notification-service',
@@ -29,4 +36,11 @@ export function signedWebhookHeaders(secret: string, webhookId: string, at: Date
     'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
     'webhook-signature': signature,
   };
+}
+
+/** The replaced secret while its overlap lasts at `atMs`, else undefined. */
+export function previousSecretAt(subscription: { previousSecret?: string; previousSecretExpiresAt?: string }, atMs: number): string | undefined {
+  const { previousSecret, previousSecretExpiresAt } = subscription;
+  if (!previousSecret || !previousSecretExpiresAt) return undefined;
+  return Date.parse(previousSecretExpiresAt) > atMs ? previousSecret : undefined;
 }

@@ -8,6 +8,8 @@ export interface WebhookRequest {
 export interface WebhookResponse {
   readonly status: number;
   readonly retryAfter?: string;
+  /** The start of the answer's body (a few hundred bytes): Slack says why in it (`no_service`). */
+  readonly body?: string;
 }
 
 /** The target resolved to an address webhooks may not reach (SSRF guard); nothing was sent. */
