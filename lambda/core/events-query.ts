@@ -3,6 +3,7 @@ import { CHANNELS } from './channels';
 import { HttpRequest, HttpResponse } from './http';
 import { idSchema, isId } from './ids';
 import { attemptSchema, NOTIFICATION_STATUSES, NotificationRecord, NotificationStore } from './notification';
+import { pageToken, subscriptionIdOfToken } from './page-token';
 import { HttpProblem } from './problem';
 import { stringifyWithRaw } from './raw-json';
 import { EVENT_STATUSES, EventStore } from './stored-event';
@@ -83,7 +84,7 @@ export class EventsQueryService {
     }
     const query = eventQuerySchema.safeParse(request.queryParameters);
     if (!query.success) throw HttpProblem.fromZod(query.error, 'The query parameters are not valid.', '/query');
-    const after = query.data.nextToken === undefined ? undefined : decodeToken(query.data.nextToken);
+    const after = query.data.nextToken === undefined ? undefined : subscriptionIdOfToken(query.data.nextToken);
     const notFound = () => HttpProblem.notFound(`No event ${eventId} is stored for this API key (yet: processing takes a moment after the 202).`);
     const caller = request.callerKeyId;
     const event = await this.events.get(eventId);
@@ -135,15 +136,7 @@ function pageOf(own: readonly NotificationRecord[], limit: number, after: string
     last = r.subscriptionId;
   }
   const more = notifications.length < rest.length;
-  return { notifications, ...(more && last ? { nextToken: Buffer.from(last).toString('base64url') } : {}) };
-}
-
-function decodeToken(token: string): string {
-  const id = Buffer.from(token, 'base64url').toString('utf8');
-  if (!isId('sub', id)) {
-    throw HttpProblem.badRequest('The nextToken is not valid.', [{ path: '/query/nextToken', message: 'is not a token this API returned' }]);
-  }
-  return id;
+  return { notifications, ...(more && last ? { nextToken: pageToken(last) } : {}) };
 }
 
 /** A rejected event's text need not be JSON; it is then shown as a string. */

@@ -4,6 +4,7 @@ import { HEALTH_ATTRIBUTES } from './endpoint-health';
 import { emptyResponse, HttpRequest, HttpResponse, jsonResponse } from './http';
 import { isId, newId } from './ids';
 import { parseJsonBody, requireJsonContentType } from './json-body';
+import { pageToken, subscriptionIdOfToken } from './page-token';
 import { filterTextOf } from './payload-filter';
 import { HttpProblem } from './problem';
 import {
@@ -141,11 +142,11 @@ export class SubscriptionsService {
     const owner = requireOwner(request);
     const query = listQuerySchema.safeParse(request.queryParameters);
     if (!query.success) throw HttpProblem.fromZod(query.error, 'The query parameters are not valid.', '/query');
-    const after = query.data.nextToken === undefined ? undefined : decodeToken(query.data.nextToken);
+    const after = query.data.nextToken === undefined ? undefined : subscriptionIdOfToken(query.data.nextToken);
     const page = await this.store.listByOwner(owner, query.data.limit, after);
     return jsonResponse(200, {
       items: page.items.map((s) => publicView(s, this.now())),
-      ...(page.lastSubscriptionId ? { nextToken: Buffer.from(page.lastSubscriptionId).toString('base64url') } : {}),
+      ...(page.lastSubscriptionId ? { nextToken: pageToken(page.lastSubscriptionId) } : {}),
     } satisfies SubscriptionPageView);
   }
 
@@ -245,13 +246,6 @@ function subscriptionIdOf(request: HttpRequest): string {
   return id;
 }
 
-function decodeToken(token: string): string {
-  const id = Buffer.from(token, 'base64url').toString('utf8');
-  if (!isId('sub', id)) {
-    throw HttpProblem.badRequest('The nextToken is not valid.', [{ path: '/query/nextToken', message: 'is not a token this API returned' }]);
-  }
-  return id;
-}
 
 function notFound(id: string): HttpProblem {
   return HttpProblem.notFound(`No subscription ${id} exists for this API key.`);
