@@ -8,6 +8,7 @@ import { coldStart, round } from './cold-start';
 import { costModel, Prices, SUBSCRIBERS, warmInvocations } from './cost';
 import { endToEnd } from './end-to-end';
 import { fanOut, FanOutResult } from './fan-out';
+import { hangingReceiverBench } from './hanging-receiver';
 import { ingestMicrosPerRequest, processorMicrosPerEvent } from './warm-cpu';
 
 /**
@@ -62,6 +63,8 @@ async function main(): Promise<void> {
     : [await fanOut(1000, { receiverDelaysMs: [0, 100] }), await fanOut(1000, { fifo: true, receiverDelaysMs: [0, 100] })];
   if (values['fan-out']) fanOuts.push(await fanOut(Number(values['fan-out']), { receiverDelaysMs: [0, 100] }));
   const fanOutExact = fanOuts.every((f) => f.events.every((e) => e.lost === 0 && e.duplicates === 0 && e.badSignatures === 0));
+  // One subscriber never answers: 30 of its events in 6 s (quick: 6 in 1.2 s), as many unrelated ones.
+  const hanging = await hangingReceiverBench(quick ? { events: 6, windowMs: 1200 } : { events: 30, windowMs: 6000 });
 
   const perEvent = (k: number) => e2e.requests.find((r) => r.subscriptions === k)!.perEvent;
   const ddb = (k: number) => Object.entries(perEvent(k)).filter(([op]) => op.startsWith('dynamodb:') && op !== 'dynamodb:Query').reduce((a, [, n]) => a + n, 0);
@@ -87,6 +90,11 @@ async function main(): Promise<void> {
       value: fanOuts.flatMap((f) => f.events.map((e) => `${e.delivered}/${f.subscriptions}`)).join(', '),
       met: fanOutExact,
     },
+    {
+      target: 'one hanging receiver: other subscribers\' deliveries p99 ≤ 1 s (same and unrelated events)',
+      value: `${hanging.sameEvents.p99} / ${hanging.unrelatedEvents.p99} ms`,
+      met: hanging.complete && hanging.sameEvents.p99 <= 1000 && hanging.unrelatedEvents.p99 <= 1000,
+    },
     ...(quick ? [] : [{ target: 'local end-to-end ≥ 250 events/s (10,000 events × 3 webhooks)', value: e2e.eventsPerSecond, met: e2e.eventsPerSecond >= 250 }]),
   ];
 
@@ -107,6 +115,7 @@ async function main(): Promise<void> {
     warmInvocations: warm,
     endToEnd: e2e,
     fanOut: fanOuts,
+    hangingReceiver: hanging,
     cost: costs,
     targets,
   };
@@ -129,6 +138,9 @@ async function main(): Promise<void> {
     ['publish → delivery', `p50 ${e2e.latencyMs.p50} ms, p99 ${e2e.latencyMs.p99} ms`],
     ['exactly once', `${e2e.exactlyOnce ? 'yes' : 'NO'} (missing ${e2e.missing}, duplicates ${e2e.duplicates}, bad signatures ${e2e.badSignatures})`],
     ...e2e.requests.map((r): [string, string] => [`AWS requests / event, k=${r.subscriptions}`, Object.entries(r.perEvent).map(([op, n]) => `${op} ${n}`).join(', ')]),
+    ['one hanging receiver', `${hanging.events} events in ${hanging.windowMs / 1000} s to it; the others got theirs: same events `
+      + `p50 ${hanging.sameEvents.p50} / p99 ${hanging.sameEvents.p99} / max ${hanging.sameEvents.max} ms, unrelated `
+      + `p50 ${hanging.unrelatedEvents.p50} / p99 ${hanging.unrelatedEvents.p99} / max ${hanging.unrelatedEvents.max} ms${hanging.complete ? '' : ' (INCOMPLETE)'}`],
     ...fanOuts.flatMap((f) => f.events.map((e): [string, string] => [
       `fan-out k=${f.subscriptions}, ${f.queue}, receiver ${e.receiverDelayMs} ms`,
       `last delivery after ${e.secondsToLastDelivery} s, ${e.followUps} follow-ups, ${e.requestsPerDelivery} AWS requests / delivery, `
@@ -144,7 +156,7 @@ async function main(): Promise<void> {
   for (const t of targets) console.log(`  ${t.met ? 'met    ' : 'NOT MET'}  ${t.target}: ${t.value}`);
   console.log(`\n  written to ${path.relative(process.cwd(), out)}\n`);
   // Timings never fail the run; a lost or duplicated delivery does.
-  process.exitCode = e2e.exactlyOnce && fanOutExact ? 0 : 1;
+  process.exitCode = e2e.exactlyOnce && fanOutExact && hanging.complete ? 0 : 1;
 }
 
 main().catch((error) => {

@@ -64,6 +64,7 @@ export async function processorMicrosPerEvent(subscriptions: number, iterations:
   const index: SubscriptionIndex = { byPattern: async (p) => subs.filter((s) => s.eventType === p) };
   const events = new Map<string, StoredEvent>();
   const records: NotificationRecord[] = [];
+  let healthWrites = 0;
   const processor = new EventProcessor({
     events: {
       putIfAbsent: async (e) => { events.set(e.eventId, e); return true; },
@@ -76,6 +77,8 @@ export async function processorMicrosPerEvent(subscriptions: number, iterations:
     webhooks: { post: async () => ({ status: 200 }) },
     queue: { retryLater: async () => undefined, deadLetter: async () => undefined },
     pauser: { disable: async () => undefined },
+    // As deployed: endpoint health tracked (a healthy endpoint never writes it).
+    health: { apply: async () => { healthWrites++; return undefined; }, disable: async () => false },
     metrics: { count: () => undefined },
     log: { info: () => undefined, warn: () => undefined },
   }, { retryScheduleSeconds: [0, 5, 300], webhookTimeoutMs: 15_000, retentionSeconds: 86400, maxConcurrentDeliveries: 25 });
@@ -86,5 +89,6 @@ export async function processorMicrosPerEvent(subscriptions: number, iterations:
   };
   const micros = await cpuMicros(iterations, () => processor.process(record()));
   if (records.length !== subscriptions || records.some((r) => r.status !== 'DELIVERED')) throw new Error('processor benchmark did not deliver');
+  if (healthWrites > 0) throw new Error(`healthy endpoints wrote their health ${healthWrites} times`);
   return micros;
 }

@@ -3,6 +3,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { LocalInboundSource, RuntimeOptions, startRuntime } from './runtime';
+import type { LocalCircuitBreaker } from './template-config';
 
 /** Parses `0s,1s,2m,1h` (or plain seconds) into seconds. */
 export function parseSchedule(value: string): number[] {
@@ -24,12 +25,28 @@ const USAGE = `Usage: npm run dev -- [--port 3000] [--api-key KEY ...] [--data-d
                       [--inbound name=provider:secret ...]   provider: shopify, github, stripe, standard-webhooks
                       [--event-schemas schemas.json]        {"eventType": <JSON Schema>, ...}
                       [--metrics]                           print the functions' CloudWatch metrics (EMF JSON lines) on stdout
-                      [--secret-rotation-overlap 24h]       how long a rotated-out secret still signs`;
+                      [--secret-rotation-overlap 24h]       how long a rotated-out secret still signs
+                      [--disable-after 30s]                 disable a subscription whose deliveries all failed this long (default 5 days)
+                      [--circuit-breaker 5,30s,15m | off]   failures in a row that open a webhook's breaker, first and longest cool-down`;
 
 function readSchemas(file: string): Record<string, object> {
   const schemas = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
   if (typeof schemas !== 'object' || schemas === null || Array.isArray(schemas)) throw new Error(`--event-schemas: ${file} must hold a JSON object`);
   return schemas as Record<string, object>;
+}
+
+/** `off`, `5`, `5,30s` or `5,30s,15m`: failures in a row, first cool-down, longest cool-down. */
+export function parseCircuitBreaker(value: string): LocalCircuitBreaker {
+  if (value.trim() === 'off') return { failureThreshold: 0 };
+  const [threshold, cooldown, maxCooldown, ...rest] = value.split(',');
+  if (!/^\d+$/.test(threshold.trim()) || rest.length > 0) {
+    throw new Error(`--circuit-breaker "${value}": expected off, or failures[,cooldown[,maxCooldown]] such as 5,30s,15m`);
+  }
+  return {
+    failureThreshold: Number(threshold),
+    ...(cooldown !== undefined ? { cooldownSeconds: parseDuration(cooldown, '--circuit-breaker') } : {}),
+    ...(maxCooldown !== undefined ? { maxCooldownSeconds: parseDuration(maxCooldown, '--circuit-breaker') } : {}),
+  };
 }
 
 /** `shop=shopify:s3cret` → an inbound source. */
@@ -89,6 +106,8 @@ function parseOptions(): DevOptions | undefined {
       'fifo': { type: 'boolean', default: false },
       'metrics': { type: 'boolean', default: false },
       'isolation': { type: 'string', default: 'shared' },
+      'disable-after': { type: 'string' },
+      'circuit-breaker': { type: 'string' },
       'secret-rotation-overlap': { type: 'string' },
       'help': { type: 'boolean', default: false },
     },
@@ -102,6 +121,8 @@ function parseOptions(): DevOptions | undefined {
   if (apiKeys.some((k) => k.length < 8)) throw new Error('--api-key must be at least 8 characters');
   const inboundWebhooks = (values.inbound ?? []).map(parseInbound);
   if (values.isolation !== 'shared' && values.isolation !== 'api-key') throw new Error(`--isolation must be shared or api-key, got ${values.isolation}`);
+  const disableAfter = values['disable-after'] === undefined ? undefined : parseDuration(values['disable-after'], '--disable-after');
+  const circuitBreaker = values['circuit-breaker'] === undefined ? undefined : parseCircuitBreaker(values['circuit-breaker']);
   return {
     apiKeys,
     inboundWebhooks,
@@ -118,6 +139,8 @@ function parseOptions(): DevOptions | undefined {
       metrics: values.metrics,
       inboundWebhooks,
       eventSchemas: values['event-schemas'] ? readSchemas(values['event-schemas']) : undefined,
+      disableAfterSeconds: disableAfter,
+      circuitBreaker,
       secretRotationOverlapSeconds: values['secret-rotation-overlap'] !== undefined
         ? parseDuration(values['secret-rotation-overlap'], '--secret-rotation-overlap')
         : undefined,

@@ -17,8 +17,16 @@ export interface EventSourceOptions {
   readonly visibilityTimeoutMs: number;
   /** The function's time limit, reported through getRemainingTimeInMillis. */
   readonly functionTimeoutMs: number;
-  /** Batches in flight at once (Lambda's concurrency): as many function instances at most. */
+  /** Batches in flight at once (Lambda's concurrency): as many function instances at most (but see `scaleOut`). */
   readonly concurrency: number;
+  /**
+   * Lambda adds instances while messages wait (the SQS event source mapping scales out by up to
+   * 300 instances a minute), so a batch held up by a receiver that does not answer does not hold
+   * up the others. Locally `concurrency` batches run at once, keeping the CPU for the work; a
+   * batch that has run for `afterMs` — waiting on the network: everything local answers in
+   * milliseconds — no longer counts towards it, up to `maxConcurrency` batches in flight.
+   */
+  readonly scaleOut?: { readonly afterMs: number; readonly maxConcurrency: number };
   readonly pollIntervalMs?: number;
   readonly onError?: (error: unknown) => void;
 }
@@ -47,10 +55,12 @@ export class LocalEventSource {
   /** Loaded instances with no batch in progress. */
   private readonly warm: SqsHandler[] = [];
   private loaded = 0;
+  /** Start times of the batches in flight. */
+  private readonly startedAt = new Set<{ readonly ms: number }>();
 
   constructor(private readonly store: QueueStore, private readonly load: FunctionLoader, private readonly options: EventSourceOptions) {}
 
-  /** Instances loaded so far (at most `concurrency`). */
+  /** Instances loaded so far (at most `concurrency`, or `scaleOut.maxConcurrency`). */
   public get instances(): number {
     return this.loaded;
   }
@@ -78,7 +88,7 @@ export class LocalEventSource {
   }
 
   private poll(): void {
-    while (this.running && this.inFlight < this.options.concurrency) {
+    while (this.running && this.inFlight < this.allowedInFlight()) {
       // An idle instance, or a new one: never more instances than batches in flight at once.
       // Loaded before receiving, so a received batch always has an instance to run in.
       let instance: SqsHandler;
@@ -96,7 +106,10 @@ export class LocalEventSource {
       const groups = [...new Set(batch.map((r) => r.message.groupId).filter((g): g is string => g !== undefined))];
       for (const g of groups) this.busyGroups.set(g, (this.busyGroups.get(g) ?? 0) + 1);
       this.inFlight++;
+      const started = { ms: Date.now() };
+      this.startedAt.add(started);
       void this.invoke(instance, batch).finally(() => {
+        this.startedAt.delete(started);
         for (const g of groups) {
           const left = (this.busyGroups.get(g) ?? 1) - 1;
           if (left > 0) this.busyGroups.set(g, left);
@@ -109,6 +122,16 @@ export class LocalEventSource {
       });
     }
     this.schedule(this.options.pollIntervalMs ?? 100);
+  }
+
+  /** `concurrency`, plus one for each batch that has been waiting longer than `scaleOut.afterMs`. */
+  private allowedInFlight(): number {
+    const scaleOut = this.options.scaleOut;
+    if (!scaleOut) return this.options.concurrency;
+    const before = Date.now() - scaleOut.afterMs;
+    let waiting = 0;
+    for (const started of this.startedAt) if (started.ms <= before) waiting++;
+    return Math.min(scaleOut.maxConcurrency, this.options.concurrency + waiting);
   }
 
   private newInstance(): SqsHandler {

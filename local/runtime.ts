@@ -12,7 +12,7 @@ import { QueueStore } from './queue-store';
 import { startSecretsServer } from './secrets-server';
 import { startSqsServer } from './sqs-server';
 import { tableDefinitions } from './tables';
-import { templateConfig } from './template-config';
+import { LocalCircuitBreaker, templateConfig } from './template-config';
 import { openApiDocument } from '../lambda/openapi/document';
 import { API_ROUTES, ApiRoute, splitRoute } from '../src/contract';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -40,6 +40,10 @@ export interface RuntimeOptions {
   /** Let webhooks reach private and loopback addresses (local receivers). */
   readonly allowPrivateTargets?: boolean;
   readonly webhookTimeoutMs?: number;
+  /** The construct's disableAfter: a subscription whose every delivery failed for this long is disabled. */
+  readonly disableAfterSeconds?: number;
+  /** The construct's circuitBreaker (failureThreshold 0: off). */
+  readonly circuitBreaker?: LocalCircuitBreaker;
   /** The processor's time limit, as the construct's processorFunctionProps.timeout (the events queue's visibility is 6 ×). */
   readonly processorTimeoutSeconds?: number;
   readonly maxEventSizeBytes?: number;
@@ -53,7 +57,10 @@ export interface RuntimeOptions {
   readonly metrics?: boolean;
   /** Visibility timeout of a batch whose processing failed as a whole. */
   readonly visibilityTimeoutSeconds?: number;
-  /** Processor batches in flight at once, each in a processor instance of its own (as in Lambda). */
+  /**
+   * Processor batches in flight at once, each in a processor instance of its own (as in Lambda);
+   * batches waiting over 500 ms on a receiver do not count, up to 64 (LocalEventSource scaleOut).
+   */
   readonly concurrency?: number;
   /**
    * Lets a caller put something between the handlers and a local service (the benchmark counts
@@ -160,6 +167,8 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
     isolation: options.isolation,
     retryScheduleSeconds: schedule,
     webhookTimeoutMs: options.webhookTimeoutMs,
+    disableAfterSeconds: options.disableAfterSeconds,
+    circuitBreaker: options.circuitBreaker,
     processorTimeoutSeconds: options.processorTimeoutSeconds,
     maxEventSizeBytes: options.maxEventSizeBytes,
     // Locally a new subscription should work at once; in AWS it is cached for 30 s by default.
@@ -316,6 +325,8 @@ async function startPipeline(options: RuntimeOptions, schedule: readonly number[
     visibilityTimeoutMs: (options.visibilityTimeoutSeconds ?? config.eventsQueue.visibilityTimeoutSeconds) * 1000,
     functionTimeoutMs: config.processorTimeoutSeconds * 1000,
     concurrency: options.concurrency ?? 4,
+    // As Lambda scales out while messages wait: a receiver that hangs holds up its own batch only.
+    scaleOut: { afterMs: 500, maxConcurrency: Math.max(64, options.concurrency ?? 4) },
     pollIntervalMs: 50,
     onError: (error) => console.error('processor invocation failed; the batch will be retried:', error),
   });

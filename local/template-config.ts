@@ -30,6 +30,10 @@ export interface LocalServiceProps {
   readonly processorTimeoutSeconds?: number;
   readonly maxEventSizeBytes?: number;
   readonly subscriptionCacheTtlSeconds?: number;
+  /** The construct's disableAfter, seconds. */
+  readonly disableAfterSeconds?: number;
+  /** The construct's circuitBreaker (seconds; failureThreshold 0: off). */
+  readonly circuitBreaker?: LocalCircuitBreaker;
   readonly secretRotationOverlapSeconds?: number;
   readonly emailFrom?: string;
   /** JSON Schemas per event type (standard JSON Schema passes through the construct's mapping unchanged). */
@@ -37,6 +41,13 @@ export interface LocalServiceProps {
   readonly inboundWebhooks?: readonly { readonly name: string; readonly provider: string; readonly severity?: string }[];
   /** The construct's tracing prop (on by default): the benchmark measures both. */
   readonly tracing?: boolean;
+}
+
+/** The construct's `circuitBreaker`, in seconds. */
+export interface LocalCircuitBreaker {
+  readonly failureThreshold?: number;
+  readonly cooldownSeconds?: number;
+  readonly maxCooldownSeconds?: number;
 }
 
 /** What the deploy-time values become locally. */
@@ -85,6 +96,14 @@ function propsOf(stack: Stack, options: LocalServiceProps): EventNotificationSer
     ...(options.processorTimeoutSeconds !== undefined ? { processorFunctionProps: { timeout: seconds(options.processorTimeoutSeconds) } } : {}),
     ...(options.maxEventSizeBytes !== undefined ? { maxEventSize: Size.bytes(options.maxEventSizeBytes) } : {}),
     ...(options.subscriptionCacheTtlSeconds !== undefined ? { subscriptionCacheTtl: seconds(options.subscriptionCacheTtlSeconds) } : {}),
+    ...(options.disableAfterSeconds !== undefined ? { disableAfter: seconds(options.disableAfterSeconds) } : {}),
+    ...(options.circuitBreaker ? {
+      circuitBreaker: {
+        failureThreshold: options.circuitBreaker.failureThreshold,
+        ...(options.circuitBreaker.cooldownSeconds !== undefined ? { cooldown: seconds(options.circuitBreaker.cooldownSeconds) } : {}),
+        ...(options.circuitBreaker.maxCooldownSeconds !== undefined ? { maxCooldown: seconds(options.circuitBreaker.maxCooldownSeconds) } : {}),
+      },
+    } : {}),
     ...(options.secretRotationOverlapSeconds !== undefined ? { secretRotationOverlap: seconds(options.secretRotationOverlapSeconds) } : {}),
     ...(options.emailFrom ? { email: { fromAddress: options.emailFrom } } : {}),
     ...(options.eventSchemas ? { eventSchemas: options.eventSchemas as Record<string, apigateway.JsonSchema> } : {}),

@@ -49,6 +49,16 @@ export class ServiceAlarms extends Construct {
         statistic: 'Sum',
       }), 1);
 
+    // A subscriber's endpoint failed every delivery for disableAfter: its owner must fix it and PATCH enabled: true.
+    this.add('SubscriptionsDisabled', 'A subscription was disabled: every delivery to its endpoint failed for disableAfter.',
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: 'SubscriptionsDisabled' satisfies MetricName,
+        dimensionsMap: { service: props.serviceName },
+        period,
+        statistic: 'Sum',
+      }), 1);
+
     const action = new actions.SnsAction(props.topic);
     for (const alarm of this.alarms) {
       alarm.addAlarmAction(action);

@@ -80,6 +80,11 @@ export class ServiceDashboard extends Construct {
       graph('Deliveries retried', DASHBOARD_CHANNELS.map((c) => emf('DeliveriesRetried', c, 'Sum'))),
       graph('Deliveries failed', DASHBOARD_CHANNELS.map((c) => emf('DeliveriesFailed', c, 'Sum'))),
     );
+    // Endpoint health: deliveries held back by an open circuit breaker, subscriptions disabled after failing for disableAfter.
+    this.dashboard.addWidgets(
+      graph('Deliveries deferred (circuit open)', DASHBOARD_CHANNELS.map((c) => emf('DeliveriesDeferred', c, 'Sum')), { width: 12 }),
+      graph('Subscriptions disabled', DASHBOARD_CHANNELS.map((c) => emf('SubscriptionsDisabled', c, 'Sum')), { width: 12 }),
+    );
     this.dashboard.addWidgets(
       graph('Publish-to-delivery latency (ms)', DASHBOARD_CHANNELS.flatMap((c) => [
         emf('DeliveryLatency', c, 'p50', `DeliveryLatency ${c} p50`),

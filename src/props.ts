@@ -56,6 +56,35 @@ export interface WebhookChannelOptions {
 }
 
 /**
+ * The circuit breaker each webhook subscription has: after `failureThreshold` endpoint failures
+ * in a row (time-outs, connection errors, 5xx without `Retry-After`) no request goes to the
+ * endpoint for `cooldown`; then one delivery probes it: a success closes the breaker, a failure
+ * opens it again for twice as long, up to `maxCooldown`. Deliveries held back wait, pending.
+ */
+export interface CircuitBreakerOptions {
+  /**
+   * Endpoint failures in a row that open the breaker, 1–100; 0 turns the breaker off.
+   *
+   * @default 5
+   */
+  readonly failureThreshold?: number;
+
+  /**
+   * The first cool-down, 1 second to 15 minutes.
+   *
+   * @default Duration.seconds(30)
+   */
+  readonly cooldown?: Duration;
+
+  /**
+   * The longest cool-down, from `cooldown` to 1 hour.
+   *
+   * @default Duration.minutes(15)
+   */
+  readonly maxCooldown?: Duration;
+}
+
+/**
  * Sizing of one of the service's functions, checked at synth. Everything else about the functions
  * (runtime, handler, environment, role) belongs to the service; reach the concrete function
  * (`ingestFunction`, …) for anything not offered here, at your own risk.
@@ -243,6 +272,23 @@ export interface EventNotificationServiceProps {
    * @default Duration.seconds(30)
    */
   readonly subscriptionCacheTtl?: Duration;
+
+  /**
+   * A webhook subscription whose every delivery has failed for this long (time-outs, connection
+   * errors, any answer but a 2xx) is disabled: `enabled: false`, with `disabledReason` and
+   * `disabledAt` on it and the `SubscriptionsDisabled` metric. `PATCH enabled: true` revives it.
+   * Between 1 second and 365 days.
+   *
+   * @default Duration.days(5)
+   */
+  readonly disableAfter?: Duration;
+
+  /**
+   * The circuit breaker of each webhook subscription (see `CircuitBreakerOptions`).
+   *
+   * @default - 5 failures in a row open it for 30 seconds, doubling up to 15 minutes
+   */
+  readonly circuitBreaker?: CircuitBreakerOptions;
 
   /**
    * Age of the oldest message in the events queue that raises the queue-age alarm.

@@ -46,6 +46,10 @@ export interface ServiceSettings {
   readonly logRetention: logs.RetentionDays;
   readonly queueAgeAlarmThreshold: Duration;
   readonly subscriptionCacheTtlSeconds: number;
+  /** A subscription whose every delivery failed for this long is disabled. */
+  readonly disableAfter: Duration;
+  /** The webhook circuit breaker; failureThreshold 0: off. */
+  readonly circuitBreaker: { readonly failureThreshold: number; readonly cooldownSeconds: number; readonly maxCooldownSeconds: number };
   readonly inboundWebhooks: InboundWebhookSource[];
   readonly isolation: Isolation;
   readonly maxSubscriptionsPerKey: number;
@@ -147,6 +151,25 @@ export function resolveSettings(props: EventNotificationServiceProps, path = 'Ev
   check(subscriptionCacheTtlSeconds >= 0 && subscriptionCacheTtlSeconds <= 300,
     `subscriptionCacheTtl must be between 0 and 5 minutes, got ${cacheTtl.toHumanString()}`);
 
+  const disableAfter = props.disableAfter ?? Duration.days(5);
+  const disableAfterSeconds = disableAfter.toSeconds({ integral: false });
+  check(Number.isInteger(disableAfterSeconds) && disableAfterSeconds >= 1 && disableAfterSeconds <= 365 * 86400,
+    `disableAfter must be whole seconds between 1 second and 365 days, got ${disableAfter.toHumanString()}`);
+
+  const breaker = props.circuitBreaker ?? {};
+  const circuitBreaker = {
+    failureThreshold: breaker.failureThreshold ?? 5,
+    cooldownSeconds: (breaker.cooldown ?? Duration.seconds(30)).toSeconds({ integral: false }),
+    maxCooldownSeconds: (breaker.maxCooldown ?? Duration.minutes(15)).toSeconds({ integral: false }),
+  };
+  check(Number.isInteger(circuitBreaker.failureThreshold) && circuitBreaker.failureThreshold >= 0 && circuitBreaker.failureThreshold <= 100,
+    `circuitBreaker.failureThreshold must be a whole number from 0 (off) to 100, got ${circuitBreaker.failureThreshold}`);
+  check(Number.isInteger(circuitBreaker.cooldownSeconds) && circuitBreaker.cooldownSeconds >= 1 && circuitBreaker.cooldownSeconds <= 900,
+    `circuitBreaker.cooldown must be whole seconds between 1 second and 15 minutes, got ${breaker.cooldown?.toHumanString()}`);
+  check(Number.isInteger(circuitBreaker.maxCooldownSeconds) && circuitBreaker.maxCooldownSeconds >= circuitBreaker.cooldownSeconds
+    && circuitBreaker.maxCooldownSeconds <= 3600,
+  `circuitBreaker.maxCooldown must be whole seconds from circuitBreaker.cooldown to 1 hour, got ${(breaker.maxCooldown ?? Duration.minutes(15)).toHumanString()}`);
+
   const inboundWebhooks = props.inboundWebhooks ?? [];
   check(inboundWebhooks.length <= MAX_INBOUND_SOURCES, `inboundWebhooks may have at most ${MAX_INBOUND_SOURCES} sources, got ${inboundWebhooks.length}`);
   const names = new Set<string>();
@@ -200,6 +223,8 @@ export function resolveSettings(props: EventNotificationServiceProps, path = 'Ev
     logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     queueAgeAlarmThreshold,
     subscriptionCacheTtlSeconds,
+    disableAfter,
+    circuitBreaker,
     inboundWebhooks,
   };
 }

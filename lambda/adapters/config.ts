@@ -4,6 +4,7 @@ import * as z from 'zod';
 import {
   IngestSetting, ISOLATION_MODES, ManagementSetting, MAX_FAN_OUT_PART_SIZE, ProcessorSetting, SETTINGS_FILE_VARIABLE,
 } from '../../src/contract';
+import { BreakerPolicy, DEFAULT_BREAKER_POLICY, DEFAULT_DISABLE_AFTER_SECONDS } from '../core/endpoint-health';
 import { inboundSourceSchema } from '../core/inbound-webhooks';
 
 /**
@@ -148,5 +149,15 @@ export const processorConfigSchema = z.object({
     }
     return owners;
   }),
+  /** A subscription whose every delivery has failed for this long is disabled (the construct's disableAfter). */
+  DISABLE_AFTER_SECONDS: z.coerce.number().int().min(1).max(365 * 86400).default(DEFAULT_DISABLE_AFTER_SECONDS),
+  /** The webhook circuit breaker: `failureThreshold,cooldownSeconds,maxCooldownSeconds`; a threshold of 0 turns it off. */
+  CIRCUIT_BREAKER: z.string().regex(/^\d{1,3},\d{1,4},\d{1,5}$/, 'must be failureThreshold,cooldownSeconds,maxCooldownSeconds')
+    .optional()
+    .transform((v): BreakerPolicy => {
+      if (v === undefined) return DEFAULT_BREAKER_POLICY;
+      const [failureThreshold, baseCooldownSeconds, maxCooldownSeconds] = v.split(',').map(Number);
+      return { failureThreshold, baseCooldownSeconds, maxCooldownSeconds };
+    }),
   POWERTOOLS_TRACE_ENABLED: tracingFlag,
 } satisfies Record<ProcessorSetting, z.ZodType>);

@@ -2,7 +2,7 @@ import { DeleteCommand, DynamoDBDocumentClient, GetCommand, paginateQuery, PutCo
 import { isConditionFailed } from './dynamo-errors';
 import { SUBSCRIPTIONS_BY_OWNER_INDEX } from '../../src/contract';
 import { Subscription, SubscriptionChanges } from '../core/subscription';
-import { SecretRotation, SubscriptionPage, SubscriptionStore } from '../core/subscriptions-service';
+import { AttributeChanges, SecretRotation, SubscriptionPage, SubscriptionStore } from '../core/subscriptions-service';
 
 /** Index names shared with the construct (src/tables.ts). */
 
@@ -53,9 +53,9 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
   }
 
   public async update(
-    subscriptionId: string, ownerKeyId: string, changes: SubscriptionChanges, updatedAt: string,
+    subscriptionId: string, ownerKeyId: string, changes: SubscriptionChanges, updatedAt: string, also: AttributeChanges = {},
   ): Promise<Subscription | undefined> {
-    const fields = { ...changes, updatedAt } as Record<string, unknown>;
+    const fields = { ...changes, ...also.set, updatedAt } as Record<string, unknown>;
     const names: Record<string, string> = { '#owner': 'ownerKeyId' };
     const values: Record<string, unknown> = { ':owner': ownerKeyId };
     const sets: string[] = [];
@@ -69,6 +69,11 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
         values[`:v${i}`] = value;
         sets.push(`#f${i} = :v${i}`);
       }
+    });
+    // And what the service removes besides (a revival: health, disabled and paused reasons).
+    (also.remove ?? []).forEach((field, i) => {
+      names[`#r${i}`] = field;
+      removes.push(`#r${i}`);
     });
     try {
       const result = await this.client.send(new UpdateCommand({

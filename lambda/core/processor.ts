@@ -1,7 +1,9 @@
 import { channelRegistry, ChannelRegistry, DeliveryResult } from './channels';
 import type { EmailTransport } from './channels/email';
 import type { WebhookTransport } from './channels/webhook';
-import { ConcurrencyLimit } from './concurrency';
+import { ConcurrencyLimit, KeyedConcurrencyLimit } from './concurrency';
+import { BreakerPolicy, DEFAULT_BREAKER_POLICY } from './endpoint-health';
+import { EndpointHealthStore, EndpointHealthTracker, Gate } from './endpoint-health-tracker';
 import { FanOut, PartRecords } from './fan-out';
 import { deterministicId, timeOfId } from './ids';
 import { SubscriptionMatcher } from './matching';
@@ -29,7 +31,10 @@ export interface SubscriptionPauser {
 
 /** Port: counters (CloudWatch EMF in AWS). */
 export interface ProcessorMetrics {
-  count(name: 'EventsAccepted' | 'EventsRejected' | 'DeliveriesSucceeded' | 'DeliveriesFailed' | 'DeliveriesRetried', value: number, channel?: string): void;
+  count(
+    name: 'EventsAccepted' | 'EventsRejected' | 'DeliveriesSucceeded' | 'DeliveriesFailed' | 'DeliveriesRetried' | 'DeliveriesDeferred' | 'SubscriptionsDisabled',
+    value: number, channel?: string,
+  ): void;
   /** DeliveryLatency: from the event's receivedAt to the end of the attempt that delivered it (ms). */
   latency?(channel: string, milliseconds: number): void;
 }
@@ -59,6 +64,8 @@ export interface ProcessorConfig {
   readonly queuePublisherKeyId?: string;
   /** The publisher of each inbound source's events (`webhook:<name>` → key id). */
   readonly inboundOwnerKeyIds?: ReadonlyMap<string, string>;
+  /** Endpoint health (with `ProcessorDependencies.health`): the breaker's policy and when a failing subscription is disabled. */
+  readonly endpointHealth?: { readonly disableAfterSeconds: number; readonly breaker?: BreakerPolicy };
   /** Subscriptions per follow-up message of a large fan-out (fan-out.ts); undefined: never split. */
   readonly fanOutSize?: number;
 }
@@ -77,6 +84,8 @@ export interface ProcessorDependencies {
   /** A follow-up's records by key range (none: it reads all of the event's and keeps its part's). */
   readonly partRecords?: PartRecords;
   readonly pauser: SubscriptionPauser;
+  /** Where endpoint health is kept (the Subscriptions table); without it no breaker and no disabling. */
+  readonly health?: EndpointHealthStore;
   readonly metrics: ProcessorMetrics;
   readonly log: ProcessorLog;
   readonly now?: () => number;
@@ -107,6 +116,9 @@ export class EventProcessor {
   private readonly random: () => number;
   private readonly limit: ConcurrencyLimit;
   private readonly channels: ChannelRegistry;
+  private readonly health: EndpointHealthTracker;
+  /** Per subscription, at most as many deliveries in flight as it takes to open its breaker. */
+  private readonly endpointSlots: KeyedConcurrencyLimit;
   private readonly fanOut: FanOut;
 
   constructor(private readonly deps: ProcessorDependencies, private readonly config: ProcessorConfig) {
@@ -115,6 +127,20 @@ export class EventProcessor {
     this.limit = new ConcurrencyLimit(config.maxConcurrentDeliveries);
     this.fanOut = new FanOut({ queue: deps.followUps, records: deps.partRecords, size: config.fanOutSize, log: deps.log });
     this.channels = channelRegistry({ webhook: deps.webhooks, email: deps.email }, () => this.now());
+    const breaker = config.endpointHealth?.breaker ?? DEFAULT_BREAKER_POLICY;
+    this.endpointSlots = new KeyedConcurrencyLimit(breaker.failureThreshold || DEFAULT_BREAKER_POLICY.failureThreshold);
+    this.health = new EndpointHealthTracker(deps.health, {
+      policy: breaker,
+      disableAfterMs: (config.endpointHealth?.disableAfterSeconds ?? Number.POSITIVE_INFINITY) * 1000,
+      probeLeaseMs: config.webhookTimeoutMs + DEADLINE_MARGIN_MS,
+      now: () => this.now(),
+      tracks: (s) => this.channels.get(s.channel)?.tracksEndpointHealth === true,
+      onDisabled: (s, reason) => {
+        this.deps.metrics.count('SubscriptionsDisabled', 1, s.channel);
+        this.deps.log.warn('Subscription disabled: every delivery failed for disableAfter', { subscriptionId: s.subscriptionId, reason });
+      },
+      onError: (message, attributes) => this.deps.log.warn(message, attributes),
+    });
   }
 
   /**
@@ -159,7 +185,7 @@ export class EventProcessor {
     const settlement = settleRound({ event, plan, results, deferred, last, receiveCount: record.receiveCount });
 
     if (settlement.save.length > 0) await this.deps.notifications.saveAll(settlement.save);
-    for (const { record: r, subscription } of settlement.results) {
+    for (const { record: r, subscription, notSent } of settlement.results) {
       this.deps.log.info('Notification attempt', {
         eventId: r.eventId,
         subscriptionId: r.subscriptionId,
@@ -173,7 +199,7 @@ export class EventProcessor {
         const latency = deliveryLatencyMs(event, r);
         if (latency !== undefined) this.deps.metrics.latency?.(subscription.channel, latency);
       }
-      if (r.status === 'PENDING') this.deps.metrics.count('DeliveriesRetried', 1, subscription.channel);
+      if (r.status === 'PENDING') this.deps.metrics.count(notSent ? 'DeliveriesDeferred' : 'DeliveriesRetried', 1, subscription.channel);
       if (r.status === 'FAILED') this.deps.metrics.count('DeliveriesFailed', 1, subscription.channel);
     }
     for (const r of settlement.closed) this.deps.metrics.count('DeliveriesFailed', 1, r.channel);
@@ -210,11 +236,11 @@ export class EventProcessor {
     }
 
     // Match first, so the stored event says how many notifications it is waiting for.
-    const subscriptions = await this.deps.matcher.match(
+    const subscriptions = this.health.withoutDisabled(await this.deps.matcher.match(
       message.event.eventType, message.event.severity, this.config.isolation === 'API_KEY' ? { ownerKeyId: message.publisherKeyId ?? '' } : undefined,
       message.eventJson,
       message.fanOut?.subscriptionIds, // a follow-up: its part only (fan-out.ts)
-    );
+    ));
     const event: StoredEvent = { ...this.stored(message, message.event, 'ACCEPTED'), matchedSubscriptions: message.fanOut?.total ?? subscriptions.length };
     let created: boolean;
     try {
@@ -238,13 +264,21 @@ export class EventProcessor {
     return { message, event, subscriptions, existing, redrive };
   }
 
-  /** Deliver: every due subscription, at most `maxConcurrentDeliveries` at once, none that could outlast the deadline. */
+  /**
+   * Deliver: every due subscription, at most `maxConcurrentDeliveries` at once (and a few per
+   * subscription), none that could outlast the deadline, none to an endpoint whose breaker is open.
+   */
   private async deliverDue(event: StoredEvent, plan: RoundPlan, redrive: boolean, deadlineMs: number) {
-    const outcomes = await Promise.all(plan.due.map((s) => this.limit.run(async () => {
-      // Not enough time left for a whole request: leave it for the next round.
-      if (this.now() + this.config.webhookTimeoutMs + DEADLINE_MARGIN_MS > deadlineMs) return undefined;
-      return this.deliver(event, s, plan.records.get(s.subscriptionId), redrive);
-    })));
+    // Not enough time left for a whole request: leave it for the next round.
+    const hasTime = () => this.now() + this.config.webhookTimeoutMs + DEADLINE_MARGIN_MS <= deadlineMs;
+    const outcomes = await Promise.all(plan.due.map((s) => this.endpointSlots.run(s.subscriptionId, () => this.limit.run(async () => {
+      if (!hasTime()) return undefined;
+      const gate = await this.health.admit(s, hasTime);
+      if (!gate) return undefined;
+      const outcome = await this.deliver(event, s, plan.records.get(s.subscriptionId), redrive, gate);
+      await this.health.record(s, outcome.result, gate);
+      return outcome;
+    }))));
     const results = outcomes.filter((r): r is NonNullable<typeof r> => r !== undefined);
     return { results, deferred: outcomes.length - results.length };
   }
@@ -282,13 +316,14 @@ export class EventProcessor {
     };
   }
 
-  private async deliver(event: StoredEvent, subscription: Subscription, previous: NotificationRecord | undefined, redrive: boolean) {
+  /** One attempt, or (gate closed) the record of one not sent: see docs/architecture.md "Endpoint health". */
+  private async deliver(event: StoredEvent, subscription: Subscription, previous: NotificationRecord | undefined, redrive: boolean, gate: Gate) {
     const startedMs = this.now();
     const { notificationId } = recordBase(event, subscription, previous);
     const channel = this.channels.get(subscription.channel);
-    const result: DeliveryResult = channel
-      ? await channel.deliver(event, subscription, { notificationId, startedMs, timeoutMs: this.config.webhookTimeoutMs })
-      : { ok: false, retryable: false, error: `unknown channel ${subscription.channel}` };
+    const result: DeliveryResult = !gate.send ? { ok: false, retryable: true, error: `not sent: ${gate.reason}` }
+      : channel ? await channel.deliver(event, subscription, { notificationId, startedMs, timeoutMs: this.config.webhookTimeoutMs })
+        : { ok: false, retryable: false, error: `unknown channel ${subscription.channel}` };
     const latencyMs = Math.max(0, this.now() - startedMs);
     const attempt: Attempt = {
       at: new Date(startedMs).toISOString(),
@@ -314,11 +349,18 @@ export class EventProcessor {
       const delay = result.retryable
         ? nextDelaySeconds(this.config.retryScheduleSeconds, attempts.length - scheduleStart, result.retryAfterSeconds, this.random)
         : undefined;
-      record = delay === undefined
-        ? { ...base, status: 'FAILED', reason: result.error ?? 'failed' }
-        : { ...base, status: 'PENDING', nextAttemptAt: new Date(this.now() + delay * 1000).toISOString(), reason: result.error };
+      // Not sent: it takes the attempt the schedule planned for now, and waits at least for the
+      // breaker; the schedule's last attempt is never replaced, it waits until it can be sent.
+      const notBefore = gate.send ? 0 : gate.untilMs;
+      if (delay === undefined && !gate.send) {
+        record = { ...base, attempts: attempts.slice(0, -1), status: 'PENDING', nextAttemptAt: new Date(notBefore).toISOString(), reason: result.error };
+      } else {
+        record = delay === undefined
+          ? { ...base, status: 'FAILED', reason: result.error ?? 'failed' }
+          : { ...base, status: 'PENDING', nextAttemptAt: new Date(Math.max(this.now() + delay * 1000, notBefore)).toISOString(), reason: result.error };
+      }
     }
-    return { record, subscription, result } satisfies DeliveryOutcome;
+    return { record, subscription, result, ...(gate.send ? {} : { notSent: true }) } satisfies DeliveryOutcome;
   }
 
   private async pauseGone(results: readonly DeliveryOutcome[]): Promise<void> {
@@ -345,6 +387,8 @@ export interface DeliveryOutcome {
   readonly record: NotificationRecord;
   readonly subscription: Subscription;
   readonly result: DeliveryResult;
+  /** No request was made: the endpoint's breaker was open (docs/architecture.md "Endpoint health"). */
+  readonly notSent?: boolean;
 }
 
 /** Which subscriptions get an attempt this round, and what is on record for the event. */

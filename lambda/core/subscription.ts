@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { Channel, CHANNELS, describeChannel, TargetPolicy } from './channels';
+import { EndpointHealth, healthOf, healthViewSchema, withHealthView } from './endpoint-health';
 import { EVENT_TYPE_PATTERN, severitySchema } from './envelope';
 import { idSchema } from './ids';
 import { filterResponseValue, payloadFilterSchema } from './payload-filter';
@@ -43,11 +44,17 @@ export const subscriptionViewSchema = z.object({
   /** Set when the processor disabled the subscription (its receiver asked never to be called again). */
   pausedReason: z.string().optional()
     .meta({ description: 'Why the service disabled the subscription (e.g. its webhook answered 410 Gone, Slack answered no_service)' }),
+  /** Set when the processor disabled it because every delivery failed for `disableAfter`; a revival removes them. */
+  disabledReason: z.string().optional()
+    .meta({ description: 'Why the service disabled the subscription: every delivery failed for disableAfter (PATCH enabled: true revives it)' }),
+  disabledAt: z.iso.datetime().optional().meta({ description: 'When the service disabled it for disableAfter' }),
+  /** The endpoint's health, once a delivery failed (docs/architecture.md "Endpoint health"). */
+  health: healthViewSchema.optional(),
 });
 export type SubscriptionView = z.infer<typeof subscriptionViewSchema>;
 
-/** A stored subscription (one item of the Subscriptions table). */
-export interface Subscription extends Readonly<Omit<SubscriptionView, 'filter'>> {
+/** A stored subscription (one item of the Subscriptions table), with its endpoint's health as attributes (not `health`). */
+export interface Subscription extends Readonly<Omit<SubscriptionView, 'filter' | 'health'>>, EndpointHealth {
   readonly ownerKeyId: string;
   /** Webhook signing secret (`whsec_…`); never returned after creation (or rotation). */
   readonly secret?: string;
@@ -109,18 +116,18 @@ export function targetError(channel: Channel, target: string, policy: TargetPoli
   return describeChannel(channel).validateTarget(target, policy);
 }
 
-const VIEW_FIELDS = Object.keys(subscriptionViewSchema.shape) as (keyof SubscriptionView)[];
+const VIEW_FIELDS = (Object.keys(subscriptionViewSchema.shape) as (keyof SubscriptionView)[]).filter((f) => f !== 'health');
 
 /**
  * The subscription as the API shows it: the fields of the view, nothing else (never the secrets or
  * the owner, nor an attribute stored later that the view does not name); the filter as JSON, its
- * numbers as sent.
+ * numbers as sent; its endpoint's health attributes as `health`.
  */
-export function publicView(subscription: Subscription): SubscriptionView {
+export function publicView(subscription: Subscription, nowMs: number): SubscriptionView {
   const view: Record<string, unknown> = {};
   for (const field of VIEW_FIELDS) {
-    const value = subscription[field];
+    const value = subscription[field as keyof Subscription];
     if (value !== undefined) view[field] = field === 'filter' ? filterResponseValue(value as string) : value;
   }
-  return view as SubscriptionView;
+  return withHealthView({ ...view, ...healthOf(subscription) }, nowMs) as SubscriptionView;
 }

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { describeChannel, newSigningSecret } from './channels';
+import { HEALTH_ATTRIBUTES } from './endpoint-health';
 import { emptyResponse, HttpRequest, HttpResponse, jsonResponse } from './http';
 import { isId, newId } from './ids';
 import { parseJsonBody, requireJsonContentType } from './json-body';
@@ -13,6 +14,21 @@ import {
 } from './subscription';
 
 export const DEFAULT_PAGE_SIZE = 25;
+
+/** Attributes an update sets or removes besides the caller's changes. */
+export interface AttributeChanges {
+  readonly set?: Readonly<Record<string, unknown>>;
+  readonly remove?: readonly string[];
+}
+
+/** What `enabled: true` resets: the endpoint's health (pristine, dated now, so processors drop what they remember) and the reasons. */
+function revival(nowMs: number): AttributeChanges {
+  return {
+    set: { healthFailures: 0, healthAt: nowMs },
+    remove: [...HEALTH_ATTRIBUTES.filter((a) => a !== 'healthFailures' && a !== 'healthAt'), 'disabledReason', 'disabledAt', 'pausedReason'],
+  };
+}
+
 export const MAX_PAGE_SIZE = 100;
 
 export interface SubscriptionPage {
@@ -28,8 +44,13 @@ export interface SubscriptionStore {
   listByOwner(ownerKeyId: string, limit: number, afterSubscriptionId?: string): Promise<SubscriptionPage>;
   /** How many subscriptions the key has (up to `atMost`, so a count never reads more than needed). */
   countByOwner(ownerKeyId: string, atMost: number): Promise<number>;
-  /** Applies the changes if the subscription exists and belongs to the owner; undefined otherwise. */
-  update(subscriptionId: string, ownerKeyId: string, changes: SubscriptionChanges, updatedAt: string): Promise<Subscription | undefined>;
+  /**
+   * Applies the changes (and `also`: attributes the service sets or removes besides them) if the
+   * subscription exists and belongs to the owner; undefined otherwise.
+   */
+  update(
+    subscriptionId: string, ownerKeyId: string, changes: SubscriptionChanges, updatedAt: string, also?: AttributeChanges,
+  ): Promise<Subscription | undefined>;
   /** Deletes it if it exists and belongs to the owner; false otherwise. */
   delete(subscriptionId: string, ownerKeyId: string): Promise<boolean>;
   /**
@@ -111,7 +132,7 @@ export class SubscriptionsService {
     };
     await this.store.create(subscription);
     // The secret is shown this once; GET never returns it.
-    const created: CreatedSubscription = { ...publicView(subscription), ...(subscription.secret ? { secret: subscription.secret } : {}) };
+    const created: CreatedSubscription = { ...publicView(subscription, this.now()), ...(subscription.secret ? { secret: subscription.secret } : {}) };
     return jsonResponse(201, created, {
       location: `/subscriptions/${subscription.subscriptionId}`,
     });
@@ -124,7 +145,7 @@ export class SubscriptionsService {
     const after = query.data.nextToken === undefined ? undefined : subscriptionIdOfToken(query.data.nextToken);
     const page = await this.store.listByOwner(owner, query.data.limit, after);
     return jsonResponse(200, {
-      items: page.items.map(publicView),
+      items: page.items.map((s) => publicView(s, this.now())),
       ...(page.lastSubscriptionId ? { nextToken: pageToken(page.lastSubscriptionId) } : {}),
     } satisfies SubscriptionPageView);
   }
@@ -134,7 +155,7 @@ export class SubscriptionsService {
     const id = subscriptionIdOf(request);
     const subscription = await this.store.get(id);
     if (!subscription || subscription.ownerKeyId !== owner) throw notFound(id);
-    return jsonResponse(200, publicView(subscription));
+    return jsonResponse(200, publicView(subscription, this.now()));
   }
 
   public async update(request: HttpRequest): Promise<HttpResponse> {
@@ -152,9 +173,12 @@ export class SubscriptionsService {
       const problem = targetError(existing.channel, changes.target, this.policy);
       if (problem) throw HttpProblem.badRequest('The subscription target is not valid.', [{ path: '/target', message: problem }]);
     }
-    const updated = await this.store.update(id, owner, changes, new Date(this.now()).toISOString());
+    // `enabled: true` revives: a fresh health record, no disabled or paused reason (docs/architecture.md "Endpoint health").
+    const now = this.now();
+    const revive = changes.enabled === true ? revival(now) : undefined;
+    const updated = await this.store.update(id, owner, changes, new Date(now).toISOString(), revive);
     if (!updated) throw notFound(id);
-    return jsonResponse(200, publicView(updated));
+    return jsonResponse(200, publicView(updated, now));
   }
 
   /**
@@ -192,7 +216,7 @@ export class SubscriptionsService {
         'Another request rotated this secret at the same moment; its answer holds the new secret. Rotate again if you need one.');
     }
     const answer: RotatedSecret = {
-      ...publicView(rotated),
+      ...publicView(rotated, nowMs),
       secret,
       ...(previousExpiresAt ? { previousSecretExpiresAt: previousExpiresAt } : {}),
     };

@@ -4,6 +4,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { dynamoDocumentClient, ses, sqs } from '../adapters/aws-clients';
 import { processorConfigSchema, readConfig } from '../adapters/config';
+import { DynamoEndpointHealthStore } from '../adapters/dynamo-endpoint-health-store';
 import { DynamoEventStore } from '../adapters/dynamo-event-store';
 import { DynamoNotificationStore } from '../adapters/dynamo-notification-store';
 import { DynamoSubscriptionIndex } from '../adapters/dynamo-subscription-index';
@@ -45,6 +46,7 @@ const processor = new EventProcessor({
   followUps: config.QUEUE_FIFO ? undefined : new SqsEventQueue(sqs(), config.QUEUE_URL, false),
   partRecords: notificationStore,
   pauser: subscriptionIndex,
+  health: new DynamoEndpointHealthStore(documents, config.SUBSCRIPTIONS_TABLE_NAME),
   metrics: {
     count: (name, value, channel) => {
       recorded = true;
@@ -75,6 +77,7 @@ const processor = new EventProcessor({
   isolation: config.ISOLATION,
   queuePublisherKeyId: config.QUEUE_PUBLISHER_KEY_ID,
   inboundOwnerKeyIds: config.INBOUND_OWNER_KEY_IDS,
+  endpointHealth: { disableAfterSeconds: config.DISABLE_AFTER_SECONDS, breaker: config.CIRCUIT_BREAKER },
   fanOutSize: config.FAN_OUT_SIZE ?? fanOutSize({
     functionTimeoutMs: config.FUNCTION_TIMEOUT_SECONDS * 1000,
     webhookTimeoutMs: config.WEBHOOK_TIMEOUT_MS,

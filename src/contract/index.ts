@@ -31,6 +31,7 @@ export const PROCESSOR_SETTINGS = [
   'RETRY_SCHEDULE_SECONDS', 'MAX_RECEIVE_COUNT', 'WEBHOOK_TIMEOUT_MS', 'RETENTION_SECONDS', 'SUBSCRIPTION_CACHE_TTL_SECONDS',
   'MAX_CONCURRENT_DELIVERIES', 'EMAIL_FROM_ADDRESS', 'SES_CONFIGURATION_SET', 'EVENT_SCHEMAS', 'ALLOW_PRIVATE_TARGETS',
   'ISOLATION', 'QUEUE_PUBLISHER_KEY_ID', 'INBOUND_OWNER_KEY_IDS', 'FAN_OUT_SIZE', 'FUNCTION_TIMEOUT_SECONDS',
+  'DISABLE_AFTER_SECONDS', 'CIRCUIT_BREAKER',
   POWERTOOLS_TRACE_ENABLED,
 ] as const;
 
@@ -52,6 +53,10 @@ export const METRIC_NAMES = [
   'EventsAccepted', 'EventsRejected', 'DeliveriesSucceeded', 'DeliveriesFailed', 'DeliveriesRetried',
   /** Milliseconds from an event's receivedAt to the end of its successful delivery attempt, per channel. */
   'DeliveryLatency',
+  /** Deliveries not sent because the endpoint's circuit breaker was open (they wait for it), per channel. */
+  'DeliveriesDeferred',
+  /** Subscriptions the processor disabled because every delivery failed for `disableAfter`, per channel. */
+  'SubscriptionsDisabled',
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
 

@@ -52,6 +52,9 @@ export class ProcessorFunction extends ServiceFunction {
         FUNCTION_TIMEOUT_SECONDS: String(settings.functions.processor.timeout.toSeconds()),
         RETENTION_SECONDS: String(settings.retention.toSeconds()),
         ISOLATION: settings.isolation,
+        // Endpoint health (docs/architecture.md "Endpoint health").
+        DISABLE_AFTER_SECONDS: String(settings.disableAfter.toSeconds()),
+        CIRCUIT_BREAKER: [settings.circuitBreaker.failureThreshold, settings.circuitBreaker.cooldownSeconds, settings.circuitBreaker.maxCooldownSeconds].join(','),
         ...(settings.email ? {
           EMAIL_FROM_ADDRESS: settings.email.fromAddress,
           ...(settings.email.configurationSetName ? { SES_CONFIGURATION_SET: settings.email.configurationSetName } : {}),
@@ -90,7 +93,7 @@ export class ProcessorFunction extends ServiceFunction {
     grantItems(this.role, tables.events, ['PutItem'], { leadingKeys: EVENT_KEY_PREFIX });
     grantItems(this.role, tables.notifications, ['Query', 'BatchWriteItem']);
     grantIndexQuery(this.role, tables.subscriptions); // matching (byEventType)
-    // 410 Gone pauses a subscription; a fan-out's follow-up reads its part's subscriptions by id.
+    // 410 Gone pauses a subscription, endpoint health and disabling update it; a fan-out's follow-up reads its part's subscriptions by id.
     grantItems(this.role, tables.subscriptions, settings.fifo ? ['UpdateItem'] : ['UpdateItem', 'BatchGetItem']);
     props.encryptionKey.grantEncryptDecrypt(this.role);
     if (settings.email) {

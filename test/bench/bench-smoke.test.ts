@@ -43,5 +43,8 @@ test('npm run bench -- --quick runs and reports every section', () => {
   for (const c of results.cost.perMillionEvents) expect(c.single.total).toBeGreaterThan(3.5);
   // One event to 200 subscriptions: 3 follow-ups of ≤ 75, each subscription exactly once.
   expect(results.fanOut[0].events[0]).toMatchObject({ followUps: 3, delivered: 200, lost: 0, duplicates: 0, badSignatures: 0 });
+  // One hanging receiver: every other delivery arrived once, and it got no more requests than events.
+  expect(results.hangingReceiver.complete).toBe(true);
+  expect(results.hangingReceiver.hangingRequests).toBeLessThanOrEqual(results.hangingReceiver.events);
   fs.rmSync(path.dirname(out), { recursive: true, force: true });
 }, 270_000);

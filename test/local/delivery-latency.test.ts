@@ -43,7 +43,9 @@ describe('DeliveryLatency: one value per successful delivery', () => {
   });
 
   test('two subscriptions (one failing its first attempt), none for failures, and latency spans the retry', async () => {
-    dev = await startDev(['--data-dir', dataDir, '--api-key', API_KEY, '--allow-private-targets', '--metrics', '--retry-schedule', '0s,1s,1s']);
+    // The breaker off: the flaky receiver fails every first attempt (503), which after 5 in a row a breaker rightly takes for an outage.
+    dev = await startDev(['--data-dir', dataDir, '--api-key', API_KEY, '--allow-private-targets', '--metrics', '--retry-schedule', '0s,1s,1s',
+      '--circuit-breaker', 'off']);
     const steady = await receivers.start({ responder: () => ({ status: 200 }) });
     const attempts = new Map<string, number>();
     const flaky = await receivers.start({

@@ -28,7 +28,9 @@ describe('the local runtime runs concurrent batches in separate processor instan
   });
 
   test(`${EVENTS} events to a receiver answering 500, 500, then 200: every event delivered once, after three attempts`, async () => {
-    dev = await startDev(['--data-dir', dataDir, '--api-key', API_KEY, '--allow-private-targets', '--retry-schedule', '0s,1s,1s,1s,1s,1s']);
+    // The breaker off: this receiver fails the first two attempts of every event on purpose (the breaker's own tests: endpoint-health).
+    dev = await startDev(['--data-dir', dataDir, '--api-key', API_KEY, '--allow-private-targets', '--retry-schedule', '0s,1s,1s,1s,1s,1s',
+      '--circuit-breaker', 'off']);
     // Per notification (webhook-id): 500 twice, then 200.
     const seen = new Map<string, number>();
     const receiver = await receivers.start({

@@ -23,6 +23,8 @@ describe('runtime contract', () => {
       email: { fromAddress: 'alerts@example.com', configurationSetName: 'set' },
       eventSchemas: { 'a.b': { type: apigateway.JsonSchemaType.OBJECT } },
       inboundWebhooks: [InboundWebhookSource.shopify({ name: 'shop', secret })],
+      disableAfter: Duration.hours(12),
+      circuitBreaker: { failureThreshold: 3, cooldown: Duration.seconds(10), maxCooldown: Duration.minutes(5) },
       secretRotationOverlap: Duration.hours(1),
     } : {});
     return { stack, svc };

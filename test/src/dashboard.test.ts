@@ -84,7 +84,7 @@ describe('dashboard', () => {
   test('every alarm as an alarm widget', () => {
     const alarmWidgets = widgets.filter((w) => w.type === 'metric' && w.properties.annotations?.alarms);
     expect(alarmWidgets).toHaveLength(s.svc.alarms.length);
-    expect(s.svc.alarms.length).toBe(5);
+    expect(s.svc.alarms.length).toBe(6);
   });
 
   test('dashboard: false creates none', () => {

@@ -250,6 +250,8 @@ describe('EventNotificationService with default props', () => {
         FUNCTION_TIMEOUT_SECONDS: '60',
         RETENTION_SECONDS: String(30 * 86400),
         ISOLATION: 'SHARED',
+        DISABLE_AFTER_SECONDS: String(5 * 86400),
+        CIRCUIT_BREAKER: '5,30,900',
         // Events sent straight to the queue (grantPublish) belong to the service's own key.
         QUEUE_PUBLISHER_KEY_ID: refOf(s.stack, s.svc.apiKey),
       });
@@ -496,9 +498,9 @@ describe('EventNotificationService with default props', () => {
       return found[0];
     };
 
-    test('five alarms, each notifying the topic on ALARM and on OK', () => {
-      expect(alarms).toHaveLength(5);
-      expect(s.svc.alarms).toHaveLength(5);
+    test('six alarms, each notifying the topic on ALARM and on OK', () => {
+      expect(alarms).toHaveLength(6);
+      expect(s.svc.alarms).toHaveLength(6);
       const topic = refOf(s.stack, s.svc.alarmTopic);
       for (const alarm of alarms) {
         expect(alarm.AlarmActions).toEqual([topic]);

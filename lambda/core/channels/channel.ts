@@ -40,6 +40,12 @@ export interface DeliveryChannel {
   readonly name: string;
   /** Whether a new subscription gets a signing secret (shown once, at creation). */
   readonly hasSigningSecret: boolean;
+  /**
+   * Whether it delivers to an endpoint of the subscriber's whose health is tracked: a circuit
+   * breaker and `disableAfter` (docs/architecture.md "Endpoint health"). Not for a provider's
+   * service such as SES, whose outage is no subscriber's fault.
+   */
+  readonly tracksEndpointHealth?: boolean;
   /** Why a target is not acceptable for this channel, or undefined when it is. */
   validateTarget(target: string, policy: TargetPolicy): string | undefined;
   /** Renders, sends and judges one attempt. Never throws: failures are results. */

@@ -5,7 +5,7 @@
  * then invariants checked from what the receivers saw and what GET /events/{id} says.
  *
  *   ts-node --transpile-only test/helpers/torture/torture.ts [--events N] [--mode standard|fifo|both]
- *       [--kills K] [--seed S] [--concurrency C] [--settle-timeout SECONDS] [--log-dir DIR]
+ *       [--kills K] [--seed S] [--concurrency C] [--settle-timeout SECONDS] [--log-dir DIR] [--circuit-breaker off|5,2s,4s]
  *
  * Prints one summary line per mode and exits 1 if any invariant was broken. Long logs (every
  * violation, the runtime's output) go to files under --log-dir (default test-reports/torture).
@@ -37,6 +37,11 @@ export interface TortureOptions {
   /** How long, after publishing, every accepted event has to reach a final state (default 120 s). */
   readonly settleTimeoutMs?: number;
   readonly retrySchedule?: string;
+  /**
+   * The runtime's --circuit-breaker (default off: `failFirst` fails every first attempt on purpose,
+   * which a breaker rightly takes for a broken endpoint; e.g. `5,2s,4s` runs the torture with one).
+   */
+  readonly circuitBreaker?: string;
   /** Where the log files go (default test-reports/torture). */
   readonly logDir?: string;
   /** Progress lines (default: none). */
@@ -469,6 +474,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
   const args = [
     '--data-dir', dataDir, '--api-key', API_KEY, '--allow-private-targets', '--retry-schedule', options.retrySchedule ?? DEFAULT_RETRY_SCHEDULE,
     ...(mode === 'fifo' && options.fifoFlag !== false ? ['--fifo'] : []),
+    '--circuit-breaker', options.circuitBreaker ?? 'off',
   ];
   const runtime = new RuntimeUnderTest(args, logDir, mode, say);
   const started = Date.now();
@@ -891,6 +897,7 @@ async function main(): Promise<void> {
       'settle-timeout': { type: 'string', default: '120' },
       'log-dir': { type: 'string' },
       'keep-data': { type: 'boolean', default: false },
+      'circuit-breaker': { type: 'string' },
     },
   });
   const number = (name: string, value: string | undefined, min: number) => {
@@ -911,6 +918,7 @@ async function main(): Promise<void> {
       settleTimeoutMs: number('settle-timeout', values['settle-timeout'], 1) * 1000,
       logDir: values['log-dir'],
       keepData: values['keep-data'],
+      circuitBreaker: values['circuit-breaker'],
       progress: (line) => console.error(line),
     }));
   }

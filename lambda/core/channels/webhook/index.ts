@@ -19,6 +19,7 @@ export function webhookChannel(transport: WebhookTransport | undefined, now: () 
   return {
     name: 'WEBHOOK',
     hasSigningSecret: true,
+    tracksEndpointHealth: true,
     validateTarget: webhookTargetError,
     async deliver(event, subscription, { notificationId, startedMs, timeoutMs }) {
       if (!transport) return { ok: false, retryable: false, error: 'the webhook channel is not enabled for this deployment' };
