@@ -1,7 +1,7 @@
 import type { WebhookTransport } from '../core/channels/webhook';
 
 /**
- * X-Ray tracing of the functions (DESIGN §12): a subsegment per AWS call (SQS, DynamoDB, SES)
+ * X-Ray tracing of the functions: a subsegment per AWS call (SQS, DynamoDB, SES)
  * and per webhook request, under one subsegment per invocation. The construct turns it off with
  * `tracing: false`, which sets POWERTOOLS_TRACE_ENABLED=false (src/contract).
  */
