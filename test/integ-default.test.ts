@@ -18,7 +18,7 @@ const EXPECTED_COUNTS: Record<string, number> = {
   'AWS::ApiGateway::GatewayResponse': 9,
   'AWS::KMS::Key': 1,
   'AWS::SNS::Topic': 1,
-  'AWS::CloudWatch::Alarm': 5,
+  'AWS::CloudWatch::Alarm': 6, // DLQ depth, processor errors, queue age, API 5xx, DeliveriesFailed, SubscriptionsDisabled
   'AWS::Logs::LogGroup': 5,
 };
 

@@ -324,7 +324,8 @@ export class EventProcessor {
     const result: DeliveryResult = !gate.send ? { ok: false, retryable: true, error: `not sent: ${gate.reason}` }
       : channel ? await channel.deliver(event, subscription, { notificationId, startedMs, timeoutMs: this.config.webhookTimeoutMs })
         : { ok: false, retryable: false, error: `unknown channel ${subscription.channel}` };
-    const latencyMs = Math.max(0, this.now() - startedMs);
+    // A delivery not sent took no time; reading the clock twice could still show a millisecond tick.
+    const latencyMs = gate.send ? Math.max(0, this.now() - startedMs) : 0;
     const attempt: Attempt = {
       at: new Date(startedMs).toISOString(),
       outcome: result.ok ? 'DELIVERED' : 'FAILED',

@@ -15,7 +15,9 @@ const API_KEY = 'data-folder-lock-key-0001';
 const headers = { 'x-api-key': API_KEY, 'content-type': 'application/json' };
 
 function devArgs(dataDir: string, ...more: string[]): string[] {
-  return ['--data-dir', dataDir, '--api-key', API_KEY, '--allow-private-targets', '--retry-schedule', '0s,1s,1s,1s,1s,1s,1s,1s', ...more];
+  // The receiver fails on purpose until the restart: a circuit breaker would rightly hold it for 30 s.
+  return ['--data-dir', dataDir, '--api-key', API_KEY, '--allow-private-targets', '--retry-schedule', '0s,1s,1s,1s,1s,1s,1s,1s',
+    '--circuit-breaker', 'off', ...more];
 }
 
 /** Runs `local/dev.ts` expecting it to exit before it is ready: how it exited and what it printed. */
