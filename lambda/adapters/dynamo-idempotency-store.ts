@@ -7,7 +7,19 @@ import { ClaimResult, ExistingClaim, IdempotencyStore } from '../core/idempotenc
  * expiring through the table's TTL. The ingest function's IAM policy is limited to those keys.
  */
 export class DynamoIdempotencyStore implements IdempotencyStore {
-  constructor(private readonly client: DynamoDBDocumentClient, private readonly tableName: string, private readonly now: () => number = Date.now) {}
+  /**
+   * `dynamoClient` is first called at the first request with an Idempotency-Key: a cold start
+   * whose request has none creates no DynamoDB client (a few ms of CPU).
+   */
+  constructor(
+    private readonly dynamoClient: () => DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private get client(): DynamoDBDocumentClient {
+    return this.dynamoClient();
+  }
 
   public async claim(key: string, eventId: string, fingerprint: string, expiresAt: number): Promise<ClaimResult> {
     try {

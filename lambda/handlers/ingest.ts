@@ -1,8 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { apiGatewayHandler } from './http-entry';
 import { dynamoDocumentClient, secretsManager, sqs } from '../adapters/aws-clients';
-import { ingestConfigSchema, readConfig } from '../adapters/config';
+import { readConfig } from '../adapters/config';
 import { DynamoIdempotencyStore } from '../adapters/dynamo-idempotency-store';
+import { ingestConfigSchema } from '../adapters/ingest-config';
 import { SecretsManagerSource } from '../adapters/secrets-manager-source';
 import { SqsEventQueue } from '../adapters/sqs-event-queue';
 import { configureTracing } from '../adapters/tracing';
@@ -19,7 +20,7 @@ const logger = new Logger({ serviceName });
 const service = new IngestService(
   {
     queue: new SqsEventQueue(sqs(), config.QUEUE_URL, config.QUEUE_FIFO),
-    idempotency: new DynamoIdempotencyStore(dynamoDocumentClient(), config.EVENTS_TABLE_NAME),
+    idempotency: new DynamoIdempotencyStore(dynamoDocumentClient, config.EVENTS_TABLE_NAME),
   },
   { maxEventSizeBytes: config.MAX_EVENT_SIZE_BYTES, keepOrder: config.QUEUE_FIFO },
 );
