@@ -1,10 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { apiGatewayHandler } from './http-entry';
 import { dynamoDocumentClient } from '../adapters/aws-clients';
-import { managementConfigSchema, readConfig } from '../adapters/config';
+import { readConfig } from '../adapters/config';
 import { DynamoEventStore } from '../adapters/dynamo-event-store';
 import { DynamoNotificationStore } from '../adapters/dynamo-notification-store';
 import { DynamoSubscriptionStore } from '../adapters/dynamo-subscription-store';
+import { managementConfigSchema } from '../adapters/management-config';
 import { configureTracing } from '../adapters/tracing';
 import { EventsQueryService } from '../core/events-query';
 import { RouteTable } from '../core/router';

@@ -1,8 +1,8 @@
 /**
  * The runtime contract: every name the construct, the handlers and the local runtime must agree
  * on, in one place. The construct writes these names into each function's environment (or its
- * settings file); the handlers' config schemas read exactly these names (lambda/adapters/config.ts
- * checks it at compile time with `satisfies`); the local runtime sets them the same way.
+ * settings file); the handlers' config schemas read exactly these names (lambda/adapters/*-config.ts
+ * check it at compile time with `satisfies`); the local runtime sets them the same way.
  *
  * Not exported from src/index.ts: it is the service's inside, not its public (jsii) API.
  */

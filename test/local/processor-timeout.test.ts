@@ -1,4 +1,5 @@
-import { readConfig, processorConfigSchema } from '../../lambda/adapters/config';
+import { readConfig } from '../../lambda/adapters/config';
+import { processorConfigSchema } from '../../lambda/adapters/processor-config';
 import { templateConfig } from '../../local/template-config';
 
 const LOCAL = {

@@ -1,4 +1,7 @@
-import { ingestConfigSchema, managementConfigSchema, processorConfigSchema, readConfig } from '../../lambda/adapters/config';
+import { readConfig } from '../../lambda/adapters/config';
+import { ingestConfigSchema } from '../../lambda/adapters/ingest-config';
+import { managementConfigSchema } from '../../lambda/adapters/management-config';
+import { processorConfigSchema } from '../../lambda/adapters/processor-config';
 import { localSecretArn, templateConfig } from '../../local/template-config';
 
 const LOCAL = {

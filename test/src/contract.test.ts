@@ -1,7 +1,10 @@
 import { App, Duration, SecretValue, Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { ingestConfigSchema, managementConfigSchema, processorConfigSchema, readConfig } from '../../lambda/adapters/config';
+import { readConfig } from '../../lambda/adapters/config';
+import { ingestConfigSchema } from '../../lambda/adapters/ingest-config';
+import { managementConfigSchema } from '../../lambda/adapters/management-config';
+import { processorConfigSchema } from '../../lambda/adapters/processor-config';
 import { EventNotificationService, InboundWebhookSource } from '../../src';
 import {
   INGEST_SETTINGS, MANAGEMENT_SETTINGS, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, PROCESSOR_SETTINGS, SETTINGS_FILE_VARIABLE,

@@ -1,6 +1,7 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { processorConfigSchema, readConfig } from '../../lambda/adapters/config';
+import { readConfig } from '../../lambda/adapters/config';
+import { processorConfigSchema } from '../../lambda/adapters/processor-config';
 import { CHANNELS } from '../../lambda/core/subscription';
 import { EventNotificationService, EventNotificationServiceProps } from '../../src';
 import { METRIC_NAMES, METRICS_NAMESPACE } from '../../src/contract';

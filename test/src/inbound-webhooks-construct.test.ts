@@ -5,7 +5,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { IConstruct } from 'constructs';
 import * as z from 'zod';
-import { ingestConfigSchema, readConfig } from '../../lambda/adapters/config';
+import { readConfig } from '../../lambda/adapters/config';
+import { ingestConfigSchema } from '../../lambda/adapters/ingest-config';
 import { inboundSourceSchema } from '../../lambda/core/inbound-webhooks';
 import {
   EventNotificationService, EventNotificationServiceProps, HmacAlgorithm, InboundWebhookSource, Severity, SignatureEncoding,

@@ -1,6 +1,9 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { readConfig, ingestConfigSchema, managementConfigSchema, processorConfigSchema } from '../../lambda/adapters/config';
+import { readConfig } from '../../lambda/adapters/config';
+import { ingestConfigSchema } from '../../lambda/adapters/ingest-config';
+import { managementConfigSchema } from '../../lambda/adapters/management-config';
+import { processorConfigSchema } from '../../lambda/adapters/processor-config';
 import { EventNotificationService } from '../../src';
 import { POWERTOOLS_TRACE_ENABLED } from '../../src/contract';
 import { flatSettings, functionSettings } from '../helpers/function-settings';
