@@ -12,6 +12,8 @@ import { tracing } from './tracing';
  * points the same adapters at its local servers. Credentials come from the environment, as
  * Lambda provides them (lambda-credentials.ts), and only from there. With tracing on
  * (configureTracing, before the first client), each client's calls are X-Ray subsegments.
+ * Adapters that a first request may not need take the getter itself (`sqs`, not `sqs()`) and
+ * call it at their first request, so a cold start creates only the clients its request uses.
  */
 const clientConfig = () => ({ credentials: lambdaCredentials() });
 let documentClient: DynamoDBDocumentClient | undefined;

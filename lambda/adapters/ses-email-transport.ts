@@ -3,7 +3,12 @@ import { EmailContent, EmailTransport } from '../core/channels/email';
 
 /** Email through SES v2 SendEmail: HTML and text bodies, from the configured identity. */
 export class SesEmailTransport implements EmailTransport {
-  constructor(private readonly client: SESv2Client, private readonly fromAddress: string, private readonly configurationSetName?: string) {}
+  /** `sesClient` is called at the first email: a cold start that sends none creates no SES client. */
+  constructor(private readonly sesClient: () => SESv2Client, private readonly fromAddress: string, private readonly configurationSetName?: string) {}
+
+  private get client(): SESv2Client {
+    return this.sesClient();
+  }
 
   public async send(to: string, content: EmailContent): Promise<string> {
     const result = await this.client.send(new SendEmailCommand({

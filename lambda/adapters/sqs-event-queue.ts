@@ -11,10 +11,15 @@ const MAX_BATCH_BYTES = 1024 * 1024;
 /** The events queue on SQS: one SendMessage for one event, SendMessageBatch of ≤ 10 otherwise. */
 export class SqsEventQueue implements EventQueue {
   constructor(
-    private readonly client: SQSClient,
+    /** Called at the first send (the processor's follow-ups are rare: no SQS client until one is sent). */
+    private readonly sqsClient: () => SQSClient,
     private readonly queueUrl: string,
     private readonly fifo: boolean,
   ) {}
+
+  private get client(): SQSClient {
+    return this.sqsClient();
+  }
 
   public async send(messages: readonly QueuedEvent[], options: { readonly redrive?: boolean } = {}): Promise<SendOutcome[]> {
     const bodies = messages.map((m) => queueMessageBody(m, options)); // once: sent, and sized for batching

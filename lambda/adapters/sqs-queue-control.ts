@@ -5,11 +5,16 @@ import { MAX_DELAY_SECONDS } from '../core/retry-policy';
 /** Retries through the message's visibility timeout; dead-letter copies carry their reason. */
 export class SqsQueueControl implements QueueControl {
   constructor(
-    private readonly client: SQSClient,
+    /** Called at the first retry or dead-letter copy: a first delivery that succeeds creates no SQS client. */
+    private readonly sqsClient: () => SQSClient,
     private readonly queueUrl: string,
     private readonly deadLetterQueueUrl: string,
     private readonly fifo: boolean,
   ) {}
+
+  private get client(): SQSClient {
+    return this.sqsClient();
+  }
 
   public async retryLater(receiptHandle: string, delaySeconds: number): Promise<void> {
     await this.client.send(new ChangeMessageVisibilityCommand({

@@ -19,7 +19,7 @@ const logger = new Logger({ serviceName });
 
 const service = new IngestService(
   {
-    queue: new SqsEventQueue(sqs(), config.QUEUE_URL, config.QUEUE_FIFO),
+    queue: new SqsEventQueue(sqs, config.QUEUE_URL, config.QUEUE_FIFO),
     idempotency: new DynamoIdempotencyStore(dynamoDocumentClient, config.EVENTS_TABLE_NAME),
   },
   { maxEventSizeBytes: config.MAX_EVENT_SIZE_BYTES, keepOrder: config.QUEUE_FIFO },

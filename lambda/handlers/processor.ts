@@ -30,7 +30,7 @@ const documents = dynamoDocumentClient();
 let recorded = false;
 const subscriptionIndex = new DynamoSubscriptionIndex(documents, config.SUBSCRIPTIONS_TABLE_NAME);
 
-const queueControl = new SqsQueueControl(sqs(), config.QUEUE_URL, config.DEAD_LETTER_QUEUE_URL, config.QUEUE_FIFO);
+const queueControl = new SqsQueueControl(sqs, config.QUEUE_URL, config.DEAD_LETTER_QUEUE_URL, config.QUEUE_FIFO);
 
 const notificationStore = new DynamoNotificationStore(documents, config.NOTIFICATIONS_TABLE_NAME);
 
@@ -40,11 +40,11 @@ const processor = new EventProcessor({
   matcher: new SubscriptionMatcher(subscriptionIndex, config.SUBSCRIPTION_CACHE_TTL_SECONDS * 1000),
   schemas: new JsonSchemaValidator(config.EVENT_SCHEMAS),
   webhooks: traced.webhooks(new HttpWebhookTransport({ allowPrivateTargets: config.ALLOW_PRIVATE_TARGETS })),
-  email: config.EMAIL_FROM_ADDRESS ? new SesEmailTransport(ses(), config.EMAIL_FROM_ADDRESS, config.SES_CONFIGURATION_SET) : undefined,
+  email: config.EMAIL_FROM_ADDRESS ? new SesEmailTransport(ses, config.EMAIL_FROM_ADDRESS, config.SES_CONFIGURATION_SET) : undefined,
   queue: queueControl,
   // FIFO queues keep a large fan-out in the event's own message: follow-ups would queue behind
   // later events of the ordering key (docs/architecture.md "Fan-out").
-  followUps: config.QUEUE_FIFO ? undefined : new SqsEventQueue(sqs(), config.QUEUE_URL, false),
+  followUps: config.QUEUE_FIFO ? undefined : new SqsEventQueue(sqs, config.QUEUE_URL, false),
   partRecords: notificationStore,
   pauser: subscriptionIndex,
   health: new DynamoEndpointHealthStore(documents, config.SUBSCRIPTIONS_TABLE_NAME),
