@@ -129,6 +129,12 @@ async function main(): Promise<void> {
     ...cold.bundles.flatMap((b): [string, string][] => [
       [`cold start ${b.name}`, `${ratio(b)}; tracing off ${ratio(b.tracingOff)}`],
       [`  load only ${b.name}`, ratio(b.loadOnly)],
+      [`  ${b.name} above floor ${b.aboveSdkFloorMs.floor}`, `+${b.aboveSdkFloorMs.tracingOn} ms (tracing off +${b.aboveSdkFloorMs.tracingOff} ms)`],
+    ]),
+    // What no handler goes below in this measurement (bench/floors.ts): ingest environment, tracing off.
+    ...cold.floors.flatMap((f): [string, string][] => [
+      [`floor ${f.name}`, `${ratio(f)}; ${(f.bytes / 1024).toFixed(0)} KiB bundle, ${f.answered}/${cold.runs} answered: ${f.description}`],
+      ...(f.loadOnly ? [[`  load only ${f.name}`, ratio(f.loadOnly)] as [string, string]] : []),
     ]),
     ['warm CPU ingest (in-memory ports)', `${round(ingestMicros)} µs / request`],
     ...processorMicros.map((p): [string, string] => [`warm CPU processor, k=${p.subscriptions}`, `${p.microsPerEvent} µs / event (signing included)`]),

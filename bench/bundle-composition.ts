@@ -1,9 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-
-const ROOT = path.join(__dirname, '..');
+import { runBundleTask } from './bundle-task';
 
 export interface BundleComposition {
   readonly name: string;
@@ -24,13 +22,9 @@ function packageOf(input: string): string {
  * .projen/tasks.json), into a temporary folder, with esbuild's metafile.
  */
 export function bundleComposition(): BundleComposition[] {
-  const tasks = JSON.parse(fs.readFileSync(path.join(ROOT, '.projen', 'tasks.json'), 'utf8'));
-  const command: string = tasks.tasks['bundle:handlers'].steps[0].exec;
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'ens-meta-'));
   try {
-    const args = command.split(' ').slice(1).map((a) => (a === '--outdir=assets' ? `--outdir=${outdir}` : a));
-    const esbuild = path.join(ROOT, 'node_modules', '.bin', 'esbuild');
-    execFileSync(esbuild, [...args, `--metafile=${path.join(outdir, 'meta.json')}`], { cwd: ROOT, stdio: 'inherit' });
+    runBundleTask(outdir, { extraArgs: [`--metafile=${path.join(outdir, 'meta.json')}`] });
     const meta = JSON.parse(fs.readFileSync(path.join(outdir, 'meta.json'), 'utf8')) as {
       outputs: Record<string, { bytes: number; entryPoint?: string; inputs: Record<string, { bytesInOutput: number }> }>;
     };

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { buildFloors, FloorName, FLOORS, SDK_FLOOR_OF } from './floors';
 import type { FunctionName } from '../local/template-config';
 import {
   buildLambdaChild, bundlePath, ChildRun, FUNCTIONS, LambdaEndpoints, listSubscriptionsEvent, publishEvent, queueBatchEvent, runLambdaChild,
@@ -17,6 +18,11 @@ import {
  * First requests: ingest a POST /events (one SQS SendMessage), management a GET /subscriptions
  * (one DynamoDB Query), processor one SQS batch of one event matching one webhook subscription
  * (DynamoDB PutItem, Query, BatchWriteItem and the webhook).
+ *
+ * Floors (bench/floors.ts), in the same rounds with the ingest environment and tracing off: a
+ * handler with no SDK making one HTTPS request, and bundles of one SDK client alone making their
+ * function's first AWS call. No handler that answers its first request over HTTPS, with AWS SDK
+ * v3, can be faster than its floor in this measurement.
  */
 
 export interface Spread {
@@ -48,6 +54,20 @@ export interface ColdStartBundle extends Measured {
   };
   /** X-Ray documents the first request sent with tracing on, and the subsegments' names. */
   readonly tracing: { readonly documents: number; readonly subsegments: readonly string[] };
+  /** Median wall time of load plus first request above the SDK floor of the client it uses (bench/floors.ts). */
+  readonly aboveSdkFloorMs: { readonly floor: FloorName; readonly tracingOn: number; readonly tracingOff: number };
+}
+
+/** A floor's load plus first request (ingest environment, tracing off). */
+export interface ColdStartFloor extends Measured {
+  readonly name: FloorName;
+  readonly description: string;
+  /** Bytes of its bundle (the bundle:handlers task's esbuild flags). */
+  readonly bytes: number;
+  /** First requests answered with a 2xx (every run, or the benchmark stops). */
+  readonly answered: number;
+  /** Module load only (the SDK floors). */
+  readonly loadOnly?: Measured;
 }
 
 export interface ColdStartResult {
@@ -58,6 +78,8 @@ export interface ColdStartResult {
   readonly emptyNodeMs: number;
   /** Load plus first request, tracing on (the construct's default): `ratioToEmptyNode` is the cold-start figure. */
   readonly bundles: ColdStartBundle[];
+  /** What no handler can go below in this measurement (bench/floors.ts). */
+  readonly floors: ColdStartFloor[];
 }
 
 export function round(n: number, digits = 1): number {
@@ -101,12 +123,16 @@ function succeeded(result: any): boolean {
 
 /**
  * `runs` rounds of: the empty process, then per function its bundle loaded, loaded plus first
- * request with tracing on, and with tracing off.
+ * request with tracing on, and with tracing off, then each floor's load plus first request (and
+ * load only, for the SDK floors).
  */
 export async function coldStart(runs: number): Promise<ColdStartResult> {
   const endpoints: LambdaEndpoints = await startLambdaEndpoints();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ens-cold-'));
   const child = buildLambdaChild(tmp);
+  const floorBundles = buildFloors(path.join(tmp, 'floors'));
+  const floorBytes = Object.fromEntries(FLOORS.map((f) => [f.name, fs.statSync(floorBundles[f.name]).size])) as Record<FloorName, number>;
+  const answered = new Map<FloorName, number>();
   const empty: ChildRun[] = [];
   const times = new Map<string, ChildRun[]>();
   const push = (key: string, run: ChildRun) => times.set(key, [...(times.get(key) ?? []), run]);
@@ -130,6 +156,14 @@ export async function coldStart(runs: number): Promise<ColdStartResult> {
         }
         push(`${fn}/off`, await first(fn, false));
       }
+      const floorEnvironment = endpoints.environment('ingest', { tracing: false });
+      for (const floor of FLOORS) {
+        if (floor.sdk) push(`floor:${floor.name}/load`, await runLambdaChild(child, ['load', floorBundles[floor.name]], floorEnvironment));
+        const run = await runLambdaChild(child, ['first', floorBundles[floor.name], '{}'], floorEnvironment);
+        if (!succeeded(run.report.result)) throw new Error(`floor ${floor.name}: unexpected first answer ${JSON.stringify(run.report.result).slice(0, 500)}`);
+        answered.set(floor.name, (answered.get(floor.name) ?? 0) + 1);
+        push(`floor:${floor.name}/first`, run);
+      }
     }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -137,13 +171,14 @@ export async function coldStart(runs: number): Promise<ColdStartResult> {
   }
   const emptyCpu = empty.map((r) => r.report.cpuMs!);
   const emptyMs = empty.map((r) => r.ms);
+  const wall = (key: string) => times.get(key)!.map((r) => r.ms);
   const measured = (key: string): Measured => {
-    const wall = times.get(key)!.map((r) => r.ms);
+    const ms = wall(key);
     const cpu = times.get(key)!.map((r) => r.report.cpuMs!);
     const c = spread(cpu);
     return {
-      ...spread(wall),
-      ratioToEmptyNode: round(median(wall) / median(emptyMs), 2),
+      ...spread(ms),
+      ratioToEmptyNode: round(median(ms) / median(emptyMs), 2),
       cpu: { medianMs: c.medianMs, p10Ms: c.p10Ms, p90Ms: c.p90Ms, ratioToEmptyNode: round(median(cpu) / median(emptyCpu), 2) },
     };
   };
@@ -167,6 +202,19 @@ export async function coldStart(runs: number): Promise<ColdStartResult> {
         firstRequestMsTracingOff: inside(`${name}/off`).first,
       },
       tracing: tracing.get(name)!,
+      aboveSdkFloorMs: {
+        floor: SDK_FLOOR_OF[name],
+        tracingOn: round(median(wall(`${name}/on`)) - median(wall(`floor:${SDK_FLOOR_OF[name]}/first`))),
+        tracingOff: round(median(wall(`${name}/off`)) - median(wall(`floor:${SDK_FLOOR_OF[name]}/first`))),
+      },
+    })),
+    floors: FLOORS.map((floor) => ({
+      name: floor.name,
+      description: floor.description,
+      bytes: floorBytes[floor.name],
+      answered: answered.get(floor.name) ?? 0,
+      ...measured(`floor:${floor.name}/first`),
+      ...(floor.sdk ? { loadOnly: measured(`floor:${floor.name}/load`) } : {}),
     })),
   };
 }

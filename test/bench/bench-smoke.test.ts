@@ -20,6 +20,12 @@ test('npm run bench -- --quick runs and reports every section', () => {
   for (const b of results.coldStart.bundles) {
     for (const m of [b, b.tracingOff, b.loadOnly]) expect(m.ratioToEmptyNode).toBeGreaterThan(0);
   }
+  // Floors in the same rounds: every first request answered, the SDK floors also loaded alone, each function against its client's floor.
+  type Floor = { name: string; answered: number; loadOnly?: unknown };
+  expect(results.coldStart.floors.map((f: Floor) => [f.name, f.answered, f.loadOnly !== undefined])).toEqual([
+    ['https-request', results.coldStart.runs, false], ['sdk-sqs', results.coldStart.runs, true], ['sdk-dynamodb', results.coldStart.runs, true],
+  ]);
+  expect(results.coldStart.bundles.map((b: { aboveSdkFloorMs: { floor: string } }) => b.aboveSdkFloorMs.floor)).toEqual(['sdk-sqs', 'sdk-dynamodb', 'sdk-dynamodb']);
   // The first request with tracing on sent a subsegment per AWS call and webhook, under the invocation's.
   type Bundle = { name: string; tracing: { subsegments: string[] } };
   const subsegments = Object.fromEntries(results.coldStart.bundles.map((b: Bundle) => [b.name, b.tracing.subsegments]));
